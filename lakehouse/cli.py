@@ -1,0 +1,221 @@
+"""`lakehouse` command-line tool: set-up, catalog inspection and ad-hoc Spark SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from lakehouse.errors import LakehouseError, explain
+from lakehouse.output import OutputFormat, print_rows
+from lakehouse.settings import get_settings
+
+app = typer.Typer(
+    help="Iceberg lakehouse for ML pipelines: catalog, tables, ad-hoc SQL and jobs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv or json")]
+
+
+def friendly(func: F) -> F:
+    """Turn any failure into one readable line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except BaseException as exc:
+            typer.echo(f"error: {explain(exc)}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _check_format(fmt: str) -> OutputFormat:
+    if fmt not in ("table", "csv", "json"):
+        raise LakehouseError(f"unknown format {fmt!r}: use table, csv or json")
+    return fmt  # type: ignore[return-value]
+
+
+@app.command()
+@friendly
+def config() -> None:
+    """Print the resolved settings for the active profile (secrets masked)."""
+    typer.echo(json.dumps(get_settings().describe(), indent=2, default=str))
+
+
+@app.command()
+@friendly
+def jars(verify_only: Annotated[bool, typer.Option("--verify-only", help="do not fetch")] = False) -> None:
+    """Fetch the JVM jars into the cache and verify them against infra/jars.lock.json."""
+    from lakehouse import jars as jar_cache
+
+    settings = get_settings()
+    paths = jar_cache.verified_jars(settings) if verify_only else jar_cache.provision(settings)
+    for path in paths:
+        typer.echo(f"ok  {path}")
+
+
+@app.command()
+@friendly
+def init() -> None:
+    """Create the namespaces and every declared table (idempotent)."""
+    from lakehouse.catalog import create_tables
+
+    for identifier, created in create_tables(get_settings()):
+        typer.echo(f"{'created' if created else 'exists '}  {identifier}")
+
+
+@app.command()
+@friendly
+def tables(fmt: FormatOption = "table") -> None:
+    """List tables with current snapshot id, snapshot count, row count and location."""
+    from lakehouse.catalog import list_tables
+
+    summaries = list_tables(get_settings())
+    columns = ["table", "snapshot_id", "snapshots", "rows", "location"]
+    rows = [[s.identifier, s.snapshot_id, s.snapshot_count, s.row_count, s.location] for s in summaries]
+    print_rows(columns, rows, _check_format(fmt))
+
+
+@app.command()
+@friendly
+def snapshots(table: Annotated[str, typer.Argument(help="namespace.table")], fmt: FormatOption = "table") -> None:
+    """Show a table's snapshots (oldest first) with run id and logical date; query one with
+    `lakehouse sql "SELECT ... FROM t VERSION AS OF <snapshot_id>"`."""
+    from lakehouse.catalog import snapshot_history
+
+    history = snapshot_history(get_settings(), table)
+    columns = list(history[0]) if history else ["snapshot_id"]
+    print_rows(columns, [list(h.values()) for h in history], _check_format(fmt))
+
+
+@app.command()
+@friendly
+def sql(
+    query: Annotated[str | None, typer.Argument(help="SQL; omit for an interactive prompt")] = None,
+    write: Annotated[bool, typer.Option("--write", help="allow DDL/DML (INSERT, MERGE, CREATE, CALL, ...)")] = False,
+    fmt: FormatOption = "table",
+    limit: Annotated[int, typer.Option(help="at most this many rows are printed")] = 1000,
+) -> None:
+    """Run Spark SQL on the catalog (read-only unless --write). Time travel: VERSION AS OF <id>."""
+    from lakehouse import sqlguard
+
+    out_fmt = _check_format(fmt)
+    statements = sqlguard.split_statements(query) if query is not None else []
+    if query is not None:
+        _refuse_writes(statements, write)
+    from lakehouse.spark import get_spark
+
+    spark = get_spark(get_settings(), app_name="lakehouse-sql")
+    if query is not None:
+        for statement in statements:
+            _run_statement(spark, statement, out_fmt, limit)
+        return
+    _interactive(spark, write, out_fmt, limit)
+
+
+def _refuse_writes(statements: list[str], write: bool) -> None:
+    from lakehouse import sqlguard
+
+    if write:
+        return
+    for statement in statements:
+        if not sqlguard.is_read_only(statement):
+            raise LakehouseError(
+                f"{sqlguard.first_keyword(statement)} statements change data or metadata and ad-hoc SQL is "
+                "read-only: add --write to run it"
+            )
+
+
+def _run_statement(spark: Any, statement: str, fmt: OutputFormat, limit: int) -> None:
+    df = spark.sql(statement)
+    rows = df.limit(limit + 1).collect()
+    if len(rows) > limit:
+        typer.echo(f"(showing the first {limit} rows; use --limit)", err=True)
+        rows = rows[:limit]
+    print_rows(df.columns, [list(r) for r in rows], fmt)
+
+
+def _interactive(spark: Any, write: bool, fmt: OutputFormat, limit: int) -> None:
+    from lakehouse import sqlguard
+
+    typer.echo("lakehouse SQL (end statements with ';', 'exit' to quit)" + ("" if write else " [read-only]"))
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("lakehouse> " if not buffer else "       ...> ")
+        except EOFError:
+            typer.echo("")
+            return
+        if not buffer and line.strip().lower() in ("exit", "quit", r"\q"):
+            return
+        buffer.append(line)
+        text = "\n".join(buffer)
+        if not text.strip().endswith(";"):
+            continue
+        buffer.clear()
+        try:
+            statements = sqlguard.split_statements(text)
+            _refuse_writes(statements, write)
+            for statement in statements:
+                _run_statement(spark, statement, fmt, limit)
+        except Exception as exc:  # keep the prompt alive after a bad query
+            typer.echo(f"error: {explain(exc)}", err=True)
+
+
+@app.command()
+@friendly
+def smoke(
+    date: Annotated[str, typer.Option("--date", help="logical date YYYY-MM-DD")] = "2024-01-02",
+) -> None:
+    """Run the smoke job in-process: write raw.smoke_events for DATE and read it back."""
+    from spark_jobs.smoke.job import main as smoke_main
+
+    from lakehouse.jobs import run_job
+
+    run_job(smoke_main, app_name="smoke", argv=["--logical-date", dt.date.fromisoformat(date).isoformat()])
+
+
+@app.command()
+@friendly
+def demo(
+    date: Annotated[str, typer.Option("--date", help="logical date YYYY-MM-DD")] = "2024-01-02",
+) -> None:
+    """Initialise the catalog, run the main job for DATE and print what was written."""
+    from lakehouse.catalog import create_tables, list_tables
+
+    settings = get_settings()
+    created = [identifier for identifier, was_created in create_tables(settings) if was_created]
+    typer.echo(f"catalog ready ({len(created)} tables created) at {settings.catalog.uri}")
+    smoke(date=date)
+    typer.echo("")
+    rows = [[s.identifier, s.snapshot_id, s.snapshot_count, s.row_count] for s in list_tables(settings)]
+    print_rows(["table", "snapshot_id", "snapshots", "rows"], rows)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except LakehouseError as exc:  # settings errors raised before a command starts
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""User-facing errors: one readable line instead of a Java stack trace."""
+
+from __future__ import annotations
+
+import re
+
+
+class LakehouseError(Exception):
+    """An error whose message is meant for the person running the command."""
+
+
+class DataQualityError(LakehouseError):
+    """A data-quality gate failed; nothing was published."""
+
+
+# (pattern in the exception text, readable explanation). Order matters: first match wins.
+_KNOWN_CAUSES: list[tuple[str, str]] = [
+    (r"UnknownHostException|Name or service not known|nodename nor servname",
+     "S3 endpoint host cannot be resolved: check LAKEHOUSE_S3__ENDPOINT_URL"),
+    (r"Connection refused|ConnectException|Could not connect to the endpoint URL|connect timed out",
+     "S3 endpoint is unreachable: is the object store running at LAKEHOUSE_S3__ENDPOINT_URL?"),
+    (r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|403 Forbidden|Status Code: 403",
+     "S3 rejected the credentials: check LAKEHOUSE_S3__ACCESS_KEY_ID / LAKEHOUSE_S3__SECRET_ACCESS_KEY"),
+    (r"NoSuchBucket|bucket does not exist|Bucket does not exist",
+     "S3 bucket does not exist: create it or fix the warehouse setting"),
+    (r"database is locked|SQLITE_BUSY",
+     "catalog database is locked by another process: wait for it to finish or use the PostgreSQL catalog"),
+    (r"ClassNotFoundException: org\.apache\.iceberg|Cannot find catalog plugin class",
+     "Iceberg jars are missing from the Spark classpath: run `make jars`"),
+    (r"ClassNotFoundException: org\.sqlite|No suitable driver found for jdbc:sqlite",
+     "SQLite JDBC driver is missing: run `make jars`"),
+]
+
+_SPARK_ERROR_CLASS = re.compile(r"\[([A-Z_]+(?:\.[A-Z_]+)?)\]\s*(.*)")
+
+
+def explain(exc: BaseException) -> str:
+    """Return one line describing ``exc`` for a person, without Java frames."""
+    if isinstance(exc, LakehouseError):
+        return str(exc)
+    text = _exception_text(exc)
+    for pattern, message in _KNOWN_CAUSES:
+        if re.search(pattern, text):
+            return message
+    first = _first_meaningful_line(text)
+    return first or exc.__class__.__name__
+
+
+def _exception_text(exc: BaseException) -> str:
+    parts = [str(exc)]
+    cause = exc.__cause__ or exc.__context__
+    depth = 0
+    while cause is not None and depth < 5:
+        parts.append(str(cause))
+        cause = cause.__cause__ or cause.__context__
+        depth += 1
+    return "\n".join(parts)
+
+
+def _first_meaningful_line(text: str) -> str:
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("at ", "...", "JVM stacktrace", "Traceback")):
+            continue
+        line = re.sub(r"^(py4j\.protocol\.)?Py4JJavaError: ", "", line)
+        line = re.sub(r"^An error occurred while calling [\w.]+\.\s*", "", line)
+        line = re.sub(r"^[a-z]+(\.[a-zA-Z0-9_$]+)+(Exception|Error): ", "", line)
+        if not line or line.startswith(": "):
+            line = line.lstrip(": ")
+        if line:
+            return line[:500]
+    return ""

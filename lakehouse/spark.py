@@ -1,0 +1,133 @@
+"""Spark configuration and sessions derived from the settings.
+
+``spark_conf`` is the single source of Spark configuration: in-process sessions, the
+``spark-submit`` conf used by Airflow and the standalone-cluster test all use it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from lakehouse import jars, storage
+from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+LOG4J_CONFIG = PROJECT_ROOT / "infra" / "log4j2.properties"
+_LOOPBACK_MASTERS = ("local", "spark://127.0.0.1", "spark://localhost")
+
+
+def catalog_conf(settings: LakehouseSettings) -> dict[str, str]:
+    """Spark conf that registers the Iceberg JDBC catalog named in the settings."""
+    prefix = f"spark.sql.catalog.{settings.catalog.name}"
+    conf = {
+        prefix: "org.apache.iceberg.spark.SparkCatalog",
+        f"{prefix}.catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
+        f"{prefix}.uri": settings.jdbc_uri(),
+        # V1 adds the view/table type column PyIceberg's SqlCatalog tolerates: both engines share tables.
+        f"{prefix}.jdbc.schema-version": "V1",
+        f"{prefix}.warehouse": storage.to_uri(settings.warehouse),
+        f"{prefix}.cache-enabled": "false",
+    }
+    if settings.catalog_is_sqlite:
+        conf[f"{prefix}.jdbc.busy_timeout"] = str(settings.catalog.busy_timeout_ms)
+    if settings.catalog.user:
+        conf[f"{prefix}.jdbc.user"] = settings.catalog.user
+    return conf
+
+
+def s3a_conf(settings: LakehouseSettings) -> dict[str, str]:
+    """Hadoop S3A conf; ``s3://`` is mapped to S3A so every engine uses one URI scheme.
+
+    Credentials are not in the conf: the JVM reads them from AWS_* environment variables,
+    which keeps them out of spark-submit command lines and logs.
+    """
+    h = "spark.hadoop.fs.s3a"
+    endpoint = settings.s3.endpoint_url
+    conf = {
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        f"{h}.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        f"{h}.path.style.access": str(settings.s3.path_style_access).lower(),
+        f"{h}.aws.credentials.provider": "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
+        f"{h}.connection.establish.timeout": str(settings.s3.connect_timeout_s * 1000),
+        f"{h}.connection.timeout": str(max(20, settings.s3.connect_timeout_s * 4) * 1000),
+        f"{h}.attempts.maximum": str(settings.s3.max_attempts),
+        f"{h}.retry.limit": str(settings.s3.max_attempts),
+    }
+    if endpoint:
+        conf[f"{h}.endpoint"] = endpoint
+        conf[f"{h}.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
+    return conf
+
+
+def jar_conf(settings: LakehouseSettings) -> dict[str, str]:
+    """``spark.jars`` from the verified cache, or ``spark.jars.packages`` in Maven mode."""
+    if settings.jars.source == "maven":
+        return {"spark.jars.packages": jars.maven_packages(settings)}
+    return {"spark.jars": ",".join(str(p) for p in jars.verified_jars(settings))}
+
+
+def spark_conf(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> dict[str, str]:
+    """The complete Spark conf for this settings object (verifies jars)."""
+    master = settings.spark.master
+    conf = {
+        "spark.master": master,
+        "spark.app.name": app_name,
+        "spark.driver.memory": settings.spark.driver_memory,
+        "spark.executor.memory": settings.spark.executor_memory,
+        "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+        "spark.sql.defaultCatalog": settings.catalog.name,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.sql.storeAssignmentPolicy": "ANSI",
+        "spark.ui.enabled": str(settings.spark.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.pyspark.python": sys.executable,
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
+        "spark.executor.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
+    }
+    if master.startswith(_LOOPBACK_MASTERS):
+        conf["spark.driver.bindAddress"] = "127.0.0.1"
+        conf["spark.driver.host"] = "127.0.0.1"
+    conf.update(catalog_conf(settings))
+    conf.update(jar_conf(settings))
+    if settings.uses_s3 or settings.landing.startswith("s3"):
+        conf.update(s3a_conf(settings))
+    conf.update(settings.spark.conf)
+    return conf
+
+
+def spark_env(settings: LakehouseSettings) -> dict[str, str]:
+    """Environment for a Spark driver process (credentials and loopback binding)."""
+    env = {"PYSPARK_PYTHON": sys.executable}
+    if settings.spark.master.startswith(_LOOPBACK_MASTERS):
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    if settings.uses_s3 or settings.landing.startswith("s3"):
+        env.update(storage.s3_credentials_env(settings))
+    if settings.catalog.password is not None:
+        # JdbcCatalog reads jdbc.password from the conf; keep it out of argv by passing it via env.
+        env["LAKEHOUSE_CATALOG__PASSWORD"] = settings.catalog.password.get_secret_value()
+    return env
+
+
+def get_spark(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> SparkSession:
+    """Start (or return the running) Spark session for ``settings`` after fast preflight checks."""
+    storage.preflight(settings)
+    conf = spark_conf(settings, app_name=app_name)
+    os.environ.update(spark_env(settings))
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    if settings.catalog.password is not None:
+        builder = builder.config(
+            f"spark.sql.catalog.{settings.catalog.name}.jdbc.password",
+            settings.catalog.password.get_secret_value(),
+        )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,0 +1,160 @@
+"""Object storage access (local directory or S3-compatible) and fail-fast checks.
+
+Everything that touches the warehouse or landing zone outside Spark goes through here, so
+the S3 endpoint, credentials and timeouts are configured in exactly one place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakehouse.errors import LakehouseError
+from lakehouse.settings import LakehouseSettings
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
+
+
+def to_uri(location: str) -> str:
+    """Normalise a storage location: bare paths become ``file://`` URIs, S3 stays ``s3://``."""
+    if location.startswith("s3a://"):
+        return "s3://" + location[len("s3a://") :]
+    if "://" in location:
+        return location
+    return "file://" + str(Path(location).expanduser().resolve())
+
+
+def join(base: str, *parts: str) -> str:
+    """Join a storage URI with relative parts using '/'."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def s3_credentials_env(settings: LakehouseSettings) -> dict[str, str]:
+    """AWS_* variables for processes that talk to S3 (the Spark JVM reads credentials from them)."""
+    env: dict[str, str] = {"AWS_REGION": settings.s3.region, "AWS_DEFAULT_REGION": settings.s3.region}
+    if settings.s3.access_key_id is not None:
+        env["AWS_ACCESS_KEY_ID"] = settings.s3.access_key_id.get_secret_value()
+    if settings.s3.secret_access_key is not None:
+        env["AWS_SECRET_ACCESS_KEY"] = settings.s3.secret_access_key.get_secret_value()
+    return env
+
+
+def s3_client(settings: LakehouseSettings) -> Any:
+    """A boto3 S3 client for the configured endpoint, with short timeouts."""
+    import boto3
+    from botocore.config import Config
+
+    env = s3_credentials_env(settings)
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3.endpoint_url,
+        region_name=settings.s3.region,
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        config=Config(
+            connect_timeout=settings.s3.connect_timeout_s,
+            read_timeout=max(10, settings.s3.connect_timeout_s * 4),
+            retries={"max_attempts": settings.s3.max_attempts, "mode": "standard"},
+            s3={"addressing_style": "path" if settings.s3.path_style_access else "auto"},
+        ),
+    )
+
+
+def check_s3(settings: LakehouseSettings, bucket: str | None = None) -> None:
+    """Fail fast with one readable line if the S3 endpoint, credentials or bucket are wrong."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+    bucket = bucket or settings.warehouse_bucket
+    if bucket is None:
+        return
+    endpoint = settings.s3.endpoint_url or "AWS S3"
+    try:
+        s3_client(settings).head_bucket(Bucket=bucket)
+    except NoCredentialsError as exc:
+        raise LakehouseError(
+            "no S3 credentials: set LAKEHOUSE_S3__ACCESS_KEY_ID and LAKEHOUSE_S3__SECRET_ACCESS_KEY"
+        ) from exc
+    except EndpointConnectionError as exc:
+        raise LakehouseError(
+            f"S3 endpoint {endpoint} is unreachable: is the object store running? (LAKEHOUSE_S3__ENDPOINT_URL)"
+        ) from exc
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden"):
+            raise LakehouseError(
+                f"S3 endpoint {endpoint} rejected the credentials for bucket {bucket!r}: check "
+                "LAKEHOUSE_S3__ACCESS_KEY_ID / LAKEHOUSE_S3__SECRET_ACCESS_KEY"
+            ) from exc
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            raise LakehouseError(
+                f"S3 bucket {bucket!r} does not exist at {endpoint}: create it (infra/docker-compose.yml "
+                "does for MinIO) or fix LAKEHOUSE_WAREHOUSE"
+            ) from exc
+        raise LakehouseError(f"S3 check of bucket {bucket!r} at {endpoint} failed: {code or exc}") from exc
+    except BotoCoreError as exc:
+        raise LakehouseError(f"S3 endpoint {endpoint} failed: {exc}") from exc
+
+
+def check_catalog_db(settings: LakehouseSettings) -> None:
+    """Fail fast if the SQLite catalog file is locked by another writer."""
+    path = settings.sqlite_path()
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, timeout=settings.catalog.busy_timeout_ms / 1000)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        raise LakehouseError(
+            f"catalog database {path} is locked by another process ({exc}): wait for it to finish, "
+            "or use the PostgreSQL catalog (profile cluster) for concurrent writers"
+        ) from exc
+
+
+def preflight(settings: LakehouseSettings) -> None:
+    """All fast checks that should fail before a JVM starts."""
+    check_catalog_db(settings)
+    if settings.uses_s3 or settings.landing.startswith(("s3://", "s3a://")):
+        check_s3(settings)
+
+
+def filesystem(settings: LakehouseSettings, uri: str) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and path inside it for a ``file://`` or ``s3://`` URI."""
+    import pyarrow.fs as pafs
+
+    uri = to_uri(uri)
+    if uri.startswith("file://"):
+        return pafs.LocalFileSystem(), uri[len("file://") :]
+    if uri.startswith("s3://"):
+        env = s3_credentials_env(settings)
+        endpoint = settings.s3.endpoint_url
+        kwargs: dict[str, Any] = {
+            "region": settings.s3.region,
+            "connect_timeout": settings.s3.connect_timeout_s,
+            "force_virtual_addressing": not settings.s3.path_style_access,
+        }
+        if endpoint:
+            scheme, _, host = endpoint.partition("://")
+            kwargs["endpoint_override"] = host
+            kwargs["scheme"] = scheme
+        if "AWS_ACCESS_KEY_ID" in env:
+            kwargs["access_key"] = env["AWS_ACCESS_KEY_ID"]
+            kwargs["secret_key"] = env.get("AWS_SECRET_ACCESS_KEY", "")
+        return pafs.S3FileSystem(**kwargs), uri[len("s3://") :]
+    raise LakehouseError(f"unsupported storage URI {uri!r}: use a local path or s3://bucket/prefix")
+
+
+def ensure_local_dirs(settings: LakehouseSettings) -> None:
+    """Create the local home, warehouse and landing directories where they are local."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    for location in (settings.warehouse, settings.landing, settings.artifacts):
+        uri = to_uri(location)
+        if uri.startswith("file://"):
+            Path(uri[len("file://") :]).mkdir(parents=True, exist_ok=True)
+

@@ -1,0 +1,1 @@
+"""Spark jobs per domain: pure transforms, one I/O module, thin spark-submit entry points."""

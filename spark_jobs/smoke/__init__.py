@@ -1,0 +1,1 @@
+"""Smoke job: proves the Spark -> Iceberg -> catalog path end to end."""
