@@ -22,6 +22,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
+generate_app = typer.Typer(help="Generate deterministic landing files in the official formats.",
+                            no_args_is_help=True)
+app.add_typer(generate_app, name="generate")
+
+# Domain modules that add `lakehouse generate <what>` commands: each exposes register(generate_app).
+DOMAIN_CLI_MODULES: list[str] = []
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv or json")]
@@ -206,6 +213,16 @@ def demo(
     typer.echo("")
     rows = [[s.identifier, s.snapshot_id, s.snapshot_count, s.row_count] for s in list_tables(settings)]
     print_rows(["table", "snapshot_id", "snapshots", "rows"], rows)
+
+
+def _register_domain_commands() -> None:
+    import importlib
+
+    for module_name in DOMAIN_CLI_MODULES:
+        importlib.import_module(module_name).register(generate_app)
+
+
+_register_domain_commands()
 
 
 def main() -> None:

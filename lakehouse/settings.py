@@ -77,6 +77,35 @@ class AirflowSettings(BaseModel):
     spark_conn_id: str = "spark_lakehouse"
 
 
+# ---- domain knobs: each pipeline owns its class below (add fields there, nowhere else) ---------
+class FinanceSettings(BaseModel):
+    """Finance tick pipeline."""
+
+    exchange_timezone: str = "America/New_York"
+    session_open: str = "09:30"
+    session_close: str = "16:00"
+    schedule_cron: str = "0 16 * * 1-5"  # weekdays 16:00 in exchange_timezone
+    catchup: bool = False
+
+
+class EnergySettings(BaseModel):
+    """Household energy pipeline."""
+
+    source_timezone: str = "Europe/Paris"
+    holiday_country: str = "FR"
+    monthly_cron: str = "0 2 1 * *"
+    realtime_cron: str = "*/15 * * * *"
+    catchup: bool = False
+
+
+class VisionSettings(BaseModel):
+    """Vision (MNIST / CIFAR-10) pipeline."""
+
+    schedule_cron: str | None = None  # manual by default; e.g. "0 3 * * 1" for weekly
+    train_on_kubernetes: bool = False
+    catchup: bool = False
+
+
 class LakehouseSettings(BaseSettings):
     """All configuration of the lakehouse, resolved for one profile."""
 
@@ -96,6 +125,9 @@ class LakehouseSettings(BaseSettings):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     jars: JarSettings = Field(default_factory=JarSettings)
     airflow: AirflowSettings = Field(default_factory=AirflowSettings)
+    finance: FinanceSettings = Field(default_factory=FinanceSettings)
+    energy: EnergySettings = Field(default_factory=EnergySettings)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
 
     @classmethod
     def settings_customise_sources(
