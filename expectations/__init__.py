@@ -1,1 +1,1 @@
-"""expectations package."""
+"""Great Expectations suites, one module per guarded table: ``build(ctx: GateContext) -> list[dict]``."""

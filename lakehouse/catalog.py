@@ -6,6 +6,7 @@ here are the ones Spark writes into (Spark never infers or creates a schema).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,10 +63,8 @@ def create_tables(settings: LakehouseSettings, specs: list[TableSpec] | None = N
     storage.ensure_local_dirs(settings)
     catalog = load_catalog(settings)
     for namespace in NAMESPACES:
-        try:
+        with contextlib.suppress(NamespaceAlreadyExistsError):
             catalog.create_namespace(namespace)
-        except NamespaceAlreadyExistsError:
-            pass
     results = []
     for spec in specs if specs is not None else list(ALL_TABLES.values()):
         if catalog.table_exists(spec.identifier):

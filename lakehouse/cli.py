@@ -27,7 +27,7 @@ generate_app = typer.Typer(help="Generate deterministic landing files in the off
 app.add_typer(generate_app, name="generate")
 
 # Domain modules that add `lakehouse generate <what>` commands: each exposes register(generate_app).
-DOMAIN_CLI_MODULES: list[str] = []
+DOMAIN_CLI_MODULES: list[str] = ["spark_jobs.vision.cli"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -191,9 +191,8 @@ def smoke(
     date: Annotated[str, typer.Option("--date", help="logical date YYYY-MM-DD")] = "2024-01-02",
 ) -> None:
     """Run the smoke job in-process: write raw.smoke_events for DATE and read it back."""
-    from spark_jobs.smoke.job import main as smoke_main
-
     from lakehouse.jobs import run_job
+    from spark_jobs.smoke.job import main as smoke_main
 
     run_job(smoke_main, app_name="smoke", argv=["--logical-date", dt.date.fromisoformat(date).isoformat()])
 

@@ -25,6 +25,8 @@ _KNOWN_CAUSES: list[tuple[str, str]] = [
      "S3 bucket does not exist: create it or fix the warehouse setting"),
     (r"database is locked|SQLITE_BUSY",
      "catalog database is locked by another process: wait for it to finish or use the PostgreSQL catalog"),
+    (r"is not an ancestor|Cannot fast-forward",
+     "main moved after this run staged its data (another run published in between): rerun this run"),
     (r"ClassNotFoundException: org\.apache\.iceberg|Cannot find catalog plugin class",
      "Iceberg jars are missing from the Spark classpath: run `make jars`"),
     (r"ClassNotFoundException: org\.sqlite|No suitable driver found for jdbc:sqlite",

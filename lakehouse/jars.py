@@ -7,6 +7,7 @@ coordinate for users who prefer ``spark.jars.packages`` (``LAKEHOUSE_JARS__SOURC
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -100,10 +101,8 @@ def verified_jars(settings: LakehouseSettings) -> list[Path]:
     specs = load_lock(settings.jars.lock_file)
     stamps = _load_stamps(cache_dir) if cache_dir.is_dir() else {}
     paths = [verify_jar(spec, cache_dir, stamps) for spec in specs]
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache is fine; we just hash again next time
         _save_stamps(cache_dir, stamps)
-    except OSError:  # a read-only cache is fine; we just hash again next time
-        pass
     return paths
 
 

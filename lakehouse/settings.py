@@ -86,6 +86,14 @@ class FinanceSettings(BaseModel):
     session_close: str = "16:00"
     schedule_cron: str = "0 16 * * 1-5"  # weekdays 16:00 in exchange_timezone
     catchup: bool = False
+    landing_prefix: str = "finance/ticks"  # under settings.landing: <prefix>/trade_date=YYYY-MM-DD/
+    outlier_mad_k: float = 8.0  # a tick is an outlier beyond k scaled MADs from the rolling median
+    outlier_window_minutes: int = 5  # rolling median/MAD over +-this many minutes (per symbol)
+    outlier_min_rel_mad: float = 0.0005  # MAD floor relative to price (flat markets have MAD 0)
+    ema_span: int = 12
+    volatility_window: int = 30  # bars in the rolling realised volatility
+    train_lookback_days: int = 30  # gold dates read by training (ending at the logical date)
+    min_train_rows: int = 200  # fewer labelled bars than this: training fails with a clear message
 
 
 class EnergySettings(BaseModel):
@@ -96,6 +104,22 @@ class EnergySettings(BaseModel):
     monthly_cron: str = "0 2 1 * *"
     realtime_cron: str = "*/15 * * * *"
     catchup: bool = False
+    # Known households (meter ids); empty -> the landing manifest energy/households.csv, if any.
+    households: list[str] = Field(default_factory=list)
+    max_interpolate_minutes: int = 60  # gaps up to this long are interpolated, longer ones flagged
+    voltage_min: float = 200.0
+    voltage_max: float = 260.0
+    max_gap_ratio: float = 0.2  # share of missing (long-gap) minutes a household-month may have
+    max_rejected_ratio: float = 0.01  # share of quarantined lines above which silver fails
+    min_feature_completeness: float = 0.75  # share of rows whose lag/rolling features are present
+    holdout_days: int = 7
+    cv_folds: int = 3
+    model_name: str = "energy_demand"
+    num_boost_round: int = 600
+    early_stopping_rounds: int = 40
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    require_beat_baselines: bool = True
 
 
 class VisionSettings(BaseModel):
@@ -104,6 +128,28 @@ class VisionSettings(BaseModel):
     schedule_cron: str | None = None  # manual by default; e.g. "0 3 * * 1" for weekly
     train_on_kubernetes: bool = False
     catchup: bool = False
+    default_dataset: Literal["mnist", "cifar10"] = "mnist"
+    # Split: images of the delivered test files stay test; the rest is split train/val by a salted hash
+    # of the content hash, so the assignment never changes between reruns.
+    keep_source_test_split: bool = True
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1  # only used when keep_source_test_split is false
+    split_salt: str = "vision-split-v1"
+    # Gate bounds: every class within [min, max] x the uniform share; split shares within tolerance.
+    class_share_min: float = 0.5
+    class_share_max: float = 1.5
+    split_tolerance: float = 0.05
+    # Training (per dataset where it differs).
+    seed: int = 0
+    epochs: dict[str, int] = Field(default_factory=lambda: {"mnist": 4, "cifar10": 10})
+    batch_size: int = 128
+    learning_rate: dict[str, float] = Field(default_factory=lambda: {"mnist": 0.003, "cifar10": 0.004})
+    weight_decay: float = 5e-4
+    device: str = "auto"  # auto (CUDA when present), cpu or cuda
+    # Kubernetes training pod (cluster profile with train_on_kubernetes).
+    k8s_namespace: str = "lakehouse"
+    k8s_image: str = "lakehouse/vision-train:latest"
+    k8s_pod_template: str = "infra/k8s/vision-train-pod.yaml"
 
 
 class LakehouseSettings(BaseSettings):

@@ -31,6 +31,10 @@ def catalog_conf(settings: LakehouseSettings) -> dict[str, str]:
         f"{prefix}.jdbc.schema-version": "V1",
         f"{prefix}.warehouse": storage.to_uri(settings.warehouse),
         f"{prefix}.cache-enabled": "false",
+        # PyIceberg creates the catalog tables (lakehouse.catalog.load_catalog). Java's own
+        # initialisation leaves a metadata cursor open on SQLite, which pins a stale read
+        # snapshot and makes later commits fail with SQLITE_BUSY_SNAPSHOT.
+        f"{prefix}.jdbc.init-catalog-tables": "false",
     }
     if settings.catalog_is_sqlite:
         conf[f"{prefix}.jdbc.busy_timeout"] = str(settings.catalog.busy_timeout_ms)
@@ -115,7 +119,10 @@ def spark_env(settings: LakehouseSettings) -> dict[str, str]:
 
 def get_spark(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> SparkSession:
     """Start (or return the running) Spark session for ``settings`` after fast preflight checks."""
+    from lakehouse.catalog import load_catalog
+
     storage.preflight(settings)
+    load_catalog(settings)  # creates the catalog tables on first use (see catalog_conf)
     conf = spark_conf(settings, app_name=app_name)
     os.environ.update(spark_env(settings))
     from pyspark.sql import SparkSession

@@ -98,7 +98,11 @@ def check_s3(settings: LakehouseSettings, bucket: str | None = None) -> None:
 
 
 def check_catalog_db(settings: LakehouseSettings) -> None:
-    """Fail fast if the SQLite catalog file is locked by another writer."""
+    """Fail fast if the SQLite catalog file is locked by another writer.
+
+    Also switches the file to WAL journaling (persistent), so readers in one engine never block
+    a commit from the other (Spark's JdbcCatalog and PyIceberg share the file).
+    """
     path = settings.sqlite_path()
     if path is None:
         return
@@ -108,6 +112,7 @@ def check_catalog_db(settings: LakehouseSettings) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.rollback()
+            conn.execute("PRAGMA journal_mode=WAL")
         finally:
             conn.close()
     except sqlite3.OperationalError as exc:

@@ -91,7 +91,18 @@ def write_for_date(
     target_ref = table_ref(settings, spec, branch)
     target = spark.table(target_ref)
     aligned = align_to_table(df, target.schema, spec.identifier)
-    in_date = F.col(spec.logical_date_column) == F.lit(logical_date)
+    date_col = spec.logical_date_column
+    in_date = F.col(date_col) == F.lit(logical_date)
+    # A row of another date would silently replace that date's partition: fail the write instead
+    # (checked lazily inside the write, so it costs no extra pass; nothing is committed on failure).
+    aligned = aligned.withColumn(
+        date_col,
+        F.when(in_date, F.col(date_col)).otherwise(
+            F.raise_error(F.concat(F.lit(f"{spec.identifier}: row with {date_col}="),
+                                   F.coalesce(F.col(date_col).cast("string"), F.lit("NULL")),
+                                   F.lit(f" outside the logical date {logical_date.isoformat()}")))
+        ),
+    )
     if mode == "upsert":
         kept = target.where(in_date).join(aligned.select(*keys).distinct(), on=keys, how="left_anti")
         aligned = aligned.unionByName(kept)

@@ -1,0 +1,98 @@
+"""Airflow wiring helpers shared by the DAG files.
+
+Only light imports at module level (Airflow itself, settings): DAG files import this module at
+parse time. Spark stages run as ``spark-submit`` of a job module with conf, jars, master and
+environment all derived from the one settings object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from lakehouse.settings import PROJECT_ROOT, LakehouseSettings, get_settings
+
+JOB_ARGS = ["--logical-date", "{{ ds }}", "--run-id", "{{ run_id }}"]
+
+
+def default_args(settings: LakehouseSettings | None = None) -> dict[str, Any]:
+    """Retries, retry delay and execution timeout applied to every task."""
+    settings = settings or get_settings()
+    return {
+        "owner": "lakehouse",
+        "retries": settings.airflow.retries,
+        "retry_delay": dt.timedelta(seconds=settings.airflow.retry_delay_s),
+        "execution_timeout": dt.timedelta(seconds=settings.airflow.task_timeout_s),
+    }
+
+
+def job_path(module: str) -> Path:
+    """File of a job module, e.g. spark_jobs.finance.silver -> <root>/spark_jobs/finance/silver.py."""
+    path = PROJECT_ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    if not path.is_file():
+        raise FileNotFoundError(f"job module {module} not found at {path}")
+    return path
+
+
+def _ensure_spark_connection(settings: LakehouseSettings) -> None:
+    """Define the Spark connection from settings unless the deployment defines it."""
+    var = f"AIRFLOW_CONN_{settings.airflow.spark_conn_id.upper()}"
+    master = settings.spark.master
+    if master.startswith("spark://"):
+        host, _, port = master[len("spark://") :].partition(":")
+        conn = {"conn_type": "spark", "host": f"spark://{host}", "port": int(port or 7077)}
+    else:
+        conn = {"conn_type": "spark", "host": master}
+    os.environ.setdefault(var, json.dumps(conn))
+
+
+def submit_environment(settings: LakehouseSettings) -> dict[str, str]:
+    """Environment of the spark-submit process: the driver resolves the same settings as Airflow."""
+    from lakehouse.spark import spark_env
+
+    env = {k: v for k, v in os.environ.items() if k.startswith(("LAKEHOUSE_", "AWS_", "JAVA_HOME"))}
+    env.update(spark_env(settings))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    return env
+
+
+def spark_job(task_id: str, module: str, *, args: list[str] | None = None, doc_md: str | None = None,
+              settings: LakehouseSettings | None = None, **kwargs: Any) -> Any:
+    """A SparkSubmitOperator running ``module`` for the run's logical date and run id."""
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    from lakehouse.spark import spark_conf
+
+    settings = settings or get_settings()
+    _ensure_spark_connection(settings)
+    conf = spark_conf(settings, app_name=task_id)
+    jars = conf.pop("spark.jars", None)
+    packages = conf.pop("spark.jars.packages", None)
+    conf.pop("spark.master", None)
+    return SparkSubmitOperator(
+        task_id=task_id,
+        application=str(job_path(module)),
+        application_args=[*JOB_ARGS, *(args or [])],
+        conn_id=settings.airflow.spark_conn_id,
+        conf=conf,
+        jars=jars,
+        packages=packages,
+        name=f"lakehouse-{task_id}",
+        env_vars=submit_environment(settings),
+        doc_md=doc_md,
+        **kwargs,
+    )
+
+
+def gate(task_id: str, *, table: str, suite: str, publish: list[str] | None = None,
+         doc_md: str | None = None, settings: LakehouseSettings | None = None, **kwargs: Any) -> Any:
+    """A quality-gate task: validates the run's staged rows of ``table`` and publishes on success."""
+    options = ["--option", f"table={table}", "--option", f"suite={suite}"]
+    options += ["--option", f"publish={','.join(publish or [table])}"]
+    doc = doc_md or f"Quality gate `{suite}` on the staged rows of `{table}`; publishes {publish or [table]}."
+    return spark_job(task_id, "spark_jobs.gate", args=options, doc_md=doc, settings=settings, **kwargs)

@@ -1,0 +1,123 @@
+"""Data-quality gates with Great Expectations (1.x) on Spark DataFrames.
+
+A suite lives in ``expectations/<suite_name>.py`` and exposes ``build(ctx: GateContext) -> list[dict]``
+returning expectation configurations (``{"type": "expect_...", "kwargs": {...}}``). Suites are
+functions of the run so reconciliation counts can be computed from other tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lakehouse import storage
+from lakehouse.errors import DataQualityError, LakehouseError
+from lakehouse.settings import LakehouseSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass
+class GateContext:
+    """What a suite may look at: the run's staged rows and any published table."""
+
+    spark: SparkSession
+    settings: LakehouseSettings
+    logical_date: dt.date
+    run_id: str
+
+    def read(self, identifier: str, staged: bool = True) -> DataFrame:
+        """The logical date's rows of ``identifier``: staged on this run's audit branch, or on main."""
+        from pyspark.sql import functions as F
+
+        from lakehouse.publish import read_staged
+        from schemas import get_table_spec
+
+        spec = get_table_spec(identifier)
+        if staged:
+            return read_staged(self.spark, self.settings, spec, self.run_id, self.logical_date)
+        df = self.spark.table(self.settings.table_name(identifier))
+        if spec.logical_date_column:
+            df = df.where(F.col(spec.logical_date_column) == F.lit(self.logical_date))
+        return df
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Outcome of one gate."""
+
+    suite: str
+    success: bool
+    evaluated: int
+    failed: list[str]
+    report_uri: str
+
+
+def load_suite(suite_name: str) -> Any:
+    """Import ``expectations/<suite_name>.py``."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", suite_name):
+        raise LakehouseError(f"invalid suite name {suite_name!r}")
+    try:
+        return importlib.import_module(f"expectations.{suite_name}")
+    except ModuleNotFoundError as exc:
+        raise LakehouseError(f"no expectation suite expectations/{suite_name}.py") from exc
+
+
+def validate(df: DataFrame, suite_name: str, expectations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run the expectations on ``df`` with an ephemeral GX context; return GX's result as a dict."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_spark(name="lakehouse")
+    asset = source.add_dataframe_asset(name=suite_name)
+    batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+    suite = gx.ExpectationSuite(name=suite_name)
+    suite.add_expectation_configurations(
+        [ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta")) for e in expectations]
+    )
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+    return batch.validate(suite).to_json_dict()
+
+
+def report_uri(settings: LakehouseSettings, suite_name: str, logical_date: dt.date, run_id: str) -> str:
+    """Where a validation result is kept: {artifacts}/validations/<suite>/<date>/<run>.json."""
+    safe_run = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    return storage.join(storage.to_uri(settings.artifacts), "validations", suite_name,
+                        logical_date.isoformat(), f"{safe_run}.json")
+
+
+def run_gate(df: DataFrame, ctx: GateContext, suite_name: str, expectations: list[dict[str, Any]]) -> GateResult:
+    """Validate ``df``, store the result JSON, and raise DataQualityError if any expectation failed."""
+    result = validate(df, suite_name, expectations)
+    failed = [
+        _describe(r["expectation_config"]) for r in result.get("results", []) if not r.get("success", False)
+    ]
+    uri = report_uri(ctx.settings, suite_name, ctx.logical_date, ctx.run_id)
+    document = {"suite": suite_name, "logical_date": ctx.logical_date.isoformat(), "run_id": ctx.run_id,
+                "success": bool(result.get("success")), "failed": failed, "gx_result": result}
+    fs, path = storage.filesystem(ctx.settings, uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as out:
+        out.write(json.dumps(document, indent=2, default=str).encode())
+    gate = GateResult(suite_name, not failed, len(result.get("results", [])), failed, uri)
+    if failed:
+        raise DataQualityError(
+            f"quality gate {suite_name} failed for {ctx.logical_date}: {len(failed)} of {gate.evaluated} "
+            f"expectations failed ({'; '.join(failed[:5])}); nothing published; report: {uri}"
+        )
+    return gate
+
+
+def _describe(config: dict[str, Any]) -> str:
+    kwargs = config.get("kwargs", {})
+    target = kwargs.get("column") or kwargs.get("column_list") or kwargs.get("column_A") or ""
+    name = config.get("type", "?")
+    return f"{name}({target})" if target else name
