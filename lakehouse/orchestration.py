@@ -61,14 +61,39 @@ def submit_environment(settings: LakehouseSettings) -> dict[str, str]:
     return env
 
 
+def run_job_in_process(module: str, argv: list[str]) -> dict[str, Any]:
+    """Run a job module's ``main`` in this process (Airflow ``in_process`` mode)."""
+    import importlib
+
+    from lakehouse.jobs import run_job
+
+    job = importlib.import_module(module)
+    return run_job(job.main, app_name=module.rsplit(".", 1)[-1], argv=argv)
+
+
 def spark_job(task_id: str, module: str, *, args: list[str] | None = None, doc_md: str | None = None,
               settings: LakehouseSettings | None = None, **kwargs: Any) -> Any:
-    """A SparkSubmitOperator running ``module`` for the run's logical date and run id."""
+    """A task running the Spark job ``module`` for the run's logical date and run id.
+
+    ``settings.airflow.spark_task_mode`` picks a SparkSubmitOperator (default) or an in-process
+    PythonOperator; both pass the same ``--logical-date/--run-id`` arguments to the job.
+    """
+    settings = settings or get_settings()
+    job_path(module)  # fail at parse time if the job file is missing
+    if settings.airflow.spark_task_mode == "in_process":
+        from airflow.providers.standard.operators.python import PythonOperator
+
+        return PythonOperator(
+            task_id=task_id,
+            python_callable=run_job_in_process,
+            op_kwargs={"module": module, "argv": [*JOB_ARGS, *(args or [])]},
+            doc_md=doc_md,
+            **kwargs,
+        )
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
     from lakehouse.spark import spark_conf
 
-    settings = settings or get_settings()
     _ensure_spark_connection(settings)
     conf = spark_conf(settings, app_name=task_id)
     jars = conf.pop("spark.jars", None)

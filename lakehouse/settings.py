@@ -9,6 +9,7 @@ Secrets (S3 keys, catalog password) are only ever read from the environment; the
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +76,10 @@ class AirflowSettings(BaseModel):
     retry_delay_s: int = 60
     task_timeout_s: int = 3600
     spark_conn_id: str = "spark_lakehouse"
+    # submit: SparkSubmitOperator per Spark task (a driver JVM each; the production default).
+    # in_process: the task runs the job in the worker's Python process, reusing its Spark session
+    # (no JVM start per task; for a local Airflow and the test suite).
+    spark_task_mode: Literal["submit", "in_process"] = "submit"
 
 
 # ---- domain knobs: each pipeline owns its class below (add fields there, nowhere else) ---------
@@ -254,9 +259,27 @@ class LakehouseSettings(BaseSettings):
         """Fully qualified Spark name of a table, e.g. ``lakehouse.raw.ticks``."""
         return f"{self.catalog.name}.{identifier}"
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as LAKEHOUSE_* variables (secrets included), for child processes."""
+        env: dict[str, str] = {}
+        _flatten("LAKEHOUSE", self, env)
+        return env
+
     def describe(self) -> dict[str, Any]:
         """Resolved settings safe to print: secrets masked."""
         return self.model_dump(mode="json")
+
+
+def _flatten(prefix: str, value: Any, env: dict[str, str]) -> None:
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _flatten(f"{prefix}{'_' if prefix == 'LAKEHOUSE' else '__'}{name.upper()}", getattr(value, name), env)
+    elif isinstance(value, SecretStr):
+        env[prefix] = value.get_secret_value()
+    elif isinstance(value, dict):
+        env[prefix] = json.dumps(value)
+    elif value is not None:
+        env[prefix] = str(value)
 
 
 def _expand(value: str, home: str) -> str:

@@ -52,6 +52,14 @@ def make_s3_settings(home: Path, endpoint: S3Endpoint, **overrides: object) -> L
 
 
 @pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A migrated, isolated Airflow home (SQLite) whose dags folder is the project's dags/."""
+    from tests.support.airflow import prepare_airflow_home
+
+    return prepare_airflow_home(tmp_path_factory.mktemp("airflow-home"))
+
+
+@pytest.fixture(scope="session")
 def local_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings:
     return make_local_settings(tmp_path_factory.mktemp("local-home"))
 

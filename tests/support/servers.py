@@ -42,7 +42,11 @@ def s3_endpoint() -> Iterator[S3Endpoint]:
             bucket=f"lakehouse-test-{uuid.uuid4().hex[:8]}",
         )
     else:
+        import logging
+
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 
         port = free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
