@@ -1,0 +1,40 @@
+"""Spark conf derives from the settings; credentials never go into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lakehouse.settings import LakehouseSettings
+from lakehouse.spark import catalog_conf, s3a_conf, spark_conf, spark_env
+
+
+def test_catalog_and_session_conf_follow_settings(tmp_path: Path) -> None:
+    settings = LakehouseSettings(home=tmp_path, spark={"master": "local[1]", "conf": {"spark.x": "y"}})
+    conf = spark_conf(settings)
+    assert conf["spark.master"] == "local[1]"
+    assert conf["spark.sql.catalog.lakehouse.uri"] == f"jdbc:sqlite:{tmp_path}/catalog.db"
+    assert conf["spark.sql.catalog.lakehouse.warehouse"] == f"file://{tmp_path}/warehouse"
+    assert conf["spark.sql.catalog.lakehouse.jdbc.schema-version"] == "V1"
+    assert conf["spark.driver.bindAddress"] == "127.0.0.1"
+    assert conf["spark.x"] == "y"
+    assert "iceberg-spark-runtime" in conf["spark.jars"]
+    assert not any(k.startswith("spark.hadoop.fs.s3a") for k in conf)
+
+
+def test_s3_profile_maps_s3_scheme_to_s3a_without_secrets(tmp_path: Path) -> None:
+    settings = LakehouseSettings(profile="s3", home=tmp_path, catalog={"name": "lh"},
+                                 s3={"endpoint_url": "http://127.0.0.1:9000", "access_key_id": "AK",
+                                     "secret_access_key": "SECRET-123"})
+    conf = {**catalog_conf(settings), **s3a_conf(settings)}
+    assert conf["spark.hadoop.fs.s3.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert conf["spark.sql.catalog.lh.warehouse"] == "s3://lakehouse/warehouse"
+    assert "SECRET-123" not in str(conf)
+    assert spark_env(settings)["AWS_SECRET_ACCESS_KEY"] == "SECRET-123"
+
+
+def test_cluster_master_does_not_bind_the_driver_to_loopback(tmp_path: Path) -> None:
+    settings = LakehouseSettings(home=tmp_path, spark={"master": "spark://spark-master:7077"})
+    conf = spark_conf(settings)
+    assert "spark.driver.bindAddress" not in conf
