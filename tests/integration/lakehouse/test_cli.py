@@ -53,8 +53,13 @@ def test_sql_query_with_time_travel_in_csv(written, local_settings) -> None:
 
 
 def test_interactive_prompt_survives_a_bad_query(written, local_settings) -> None:
-    session = "SELECT sensor, count(*) AS n FROM raw.smoke_events\n WHERE event_date = DATE'2023-08-15'\n" \
-              " GROUP BY sensor ORDER BY sensor;\nSELECT * FROM raw.missing_table;\nDROP TABLE raw.smoke_events;\nexit\n"
+    session = "\n".join([
+        "SELECT sensor, count(*) AS n FROM raw.smoke_events",
+        " WHERE event_date = DATE'2023-08-15' GROUP BY sensor ORDER BY sensor;",
+        "SELECT * FROM raw.missing_table;",
+        "DROP TABLE raw.smoke_events;",
+        "exit",
+    ]) + "\n"
     result = run_cli(["sql"], local_settings, stdin=session)
     assert result.returncode == 0, result.stderr
     assert "east" in result.stdout and "(4 rows)" in result.stdout

@@ -51,9 +51,10 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
            "SPARK_LOG_DIR": str(logs), "SPARK_WORKER_DIR": str(logs / "work"), "PYSPARK_PYTHON": sys.executable}
     port, ui = free_port(), free_port()
     spark_class = str(home / "bin" / "spark-class")
+    master_log, worker_log = (logs / "master.log").open("w"), (logs / "worker.log").open("w")
     master = subprocess.Popen(
         [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-         "--webui-port", str(ui)], env=env, stdout=subprocess.DEVNULL, stderr=open(logs / "master.log", "w"))
+         "--webui-port", str(ui)], env=env, stdout=subprocess.DEVNULL, stderr=master_log)
     master_url, ui_url = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{ui}/json/"
     worker = None
     try:
@@ -61,7 +62,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         worker = subprocess.Popen(
             [spark_class, "org.apache.spark.deploy.worker.Worker", master_url, "--host", "127.0.0.1",
              "--cores", "1", "--memory", "1g", "--webui-port", str(free_port())],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(logs / "worker.log", "w"))
+            env=env, stdout=subprocess.DEVNULL, stderr=worker_log)
         _wait_for(ui_url, lambda s: s.get("aliveworkers", 0) >= 1)
         yield master_url, ui_url
     finally:
@@ -72,6 +73,8 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        master_log.close()
+        worker_log.close()
 
 
 def test_iceberg_write_runs_on_the_standalone_cluster(standalone, tmp_path: Path) -> None:

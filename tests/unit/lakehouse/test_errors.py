@@ -34,7 +34,7 @@ def test_s3_credential_rejection_is_explained(monkeypatch) -> None:
     from lakehouse.settings import LakehouseSettings
 
     class Rejecting:
-        def head_bucket(self, Bucket: str) -> None:  # noqa: N803 - boto3's argument name
+        def head_bucket(self, Bucket: str) -> None:
             raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket")
 
     monkeypatch.setattr(storage, "s3_client", lambda settings: Rejecting())

@@ -25,5 +25,5 @@ def test_table_declaration_is_consistent(identifier: str) -> None:
 
 
 def test_unknown_table_lists_the_declared_ones() -> None:
-    with pytest.raises(KeyError, match="declared tables: .*raw.smoke_events"):
+    with pytest.raises(KeyError, match=r"declared tables: .*raw\.smoke_events"):
         get_table_spec("raw.nope")
