@@ -22,6 +22,19 @@ for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_") and not k.start
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
+@pytest.fixture(autouse=True)
+def _isolated_lakehouse_env() -> Iterator[None]:
+    """Tests that run DAGs or CLIs export settings as LAKEHOUSE_* variables; undo that after each test."""
+    from lakehouse.settings import get_settings
+
+    saved = {k: v for k, v in os.environ.items() if k.startswith("LAKEHOUSE_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
+        del os.environ[key]
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def s3() -> Iterator[S3Endpoint]:
     """An S3 endpoint (moto on 127.0.0.1, or LAKEHOUSE_TEST_S3_ENDPOINT) with a fresh bucket."""
