@@ -109,9 +109,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that touches S3 (so `make test-s3` can select them with -m s3)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        uses_s3 = "s3" in getattr(item, "fixturenames", ()) or "s3_settings" in getattr(item, "fixturenames", ())
-        if uses_s3 and callspec is not None and callspec.params.get("lake") == "local":
-            uses_s3 = False
+        params = callspec.params if callspec is not None else {}
+        direct = set(getattr(getattr(item, "_fixtureinfo", None), "argnames", ()))
+        ids = callspec.id.split("-") if callspec is not None else []
+        profile = params.get("lake", params.get("profile")) or ("s3" if "s3" in ids else None)
+        uses_s3 = profile == "s3" or (profile is None and bool(direct & {"s3", "s3_settings"}))
         if uses_s3:
             item.add_marker(pytest.mark.s3)
         if "tests/integration" in str(item.fspath):
