@@ -107,6 +107,8 @@ def run_gate(df: DataFrame, ctx: GateContext, suite_name: str, expectations: lis
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(path) as out:
         out.write(json.dumps(document, indent=2, default=str).encode())
+    with fs.open_output_stream(path.removesuffix(".json") + ".html") as out:
+        out.write(render_html(document).encode())
     gate = GateResult(suite_name, not failed, len(result.get("results", [])), failed, uri)
     if failed:
         raise DataQualityError(
@@ -114,6 +116,32 @@ def run_gate(df: DataFrame, ctx: GateContext, suite_name: str, expectations: lis
             f"expectations failed ({'; '.join(failed[:5])}); nothing published; report: {uri}"
         )
     return gate
+
+
+def render_html(document: dict[str, Any]) -> str:
+    """A self-contained, human-readable page of one validation result."""
+    from html import escape
+
+    rows = []
+    for result in document["gx_result"].get("results", []):
+        config = result.get("expectation_config", {})
+        observed = result.get("result", {})
+        shown = {k: observed[k] for k in ("observed_value", "unexpected_count", "unexpected_percent",
+                                            "partial_unexpected_list") if k in observed}
+        ok = result.get("success", False)
+        rows.append(
+            f"<tr class={'ok' if ok else 'fail'}><td>{'pass' if ok else 'FAIL'}</td>"
+            f"<td>{escape(_describe(config))}</td><td><code>{escape(json.dumps(config.get('kwargs', {}), default=str))}"
+            f"</code></td><td><code>{escape(json.dumps(shown, default=str))}</code></td></tr>"
+        )
+    status = "passed" if document["success"] else "FAILED"
+    return (
+        "<!doctype html><meta charset=utf-8><title>{title}</title><style>body{{font-family:sans-serif}}"
+        "td{{padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top}}.fail{{background:#fdd}}"
+        ".ok{{background:#efe}}</style><h1>{title}</h1><p>logical date {date}, run <code>{run}</code></p>"
+        "<table><tr><th>result</th><th>expectation</th><th>arguments</th><th>observed</th></tr>{rows}</table>"
+    ).format(title=escape(f"{document['suite']}: {status}"), date=escape(document["logical_date"]),
+             run=escape(document["run_id"]), rows="".join(rows))
 
 
 def _describe(config: dict[str, Any]) -> str:
