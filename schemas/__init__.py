@@ -1,9 +1,15 @@
 """Every lakehouse table, declared once. ``ALL_TABLES`` maps identifier -> TableSpec."""
 
-from schemas import core
+from schemas import core, vision
 from schemas.base import NAMESPACES, Column, TableSpec
 
-ALL_TABLES: dict[str, TableSpec] = {spec.identifier: spec for spec in (*core.TABLES,)}
+ALL_TABLES: dict[str, TableSpec] = {
+    spec.identifier: spec
+    for spec in (
+        *core.TABLES,
+        *vision.TABLES,
+    )
+}
 
 
 def get_table_spec(identifier: str) -> TableSpec:

@@ -1,0 +1,453 @@
+"""CNN classifiers for the vision pipeline: LeNet-style for MNIST, small ResNet for CIFAR-10.
+
+Training reads one pinned snapshot of ``gold.image_training_set`` with PyIceberg (no Spark), uses the
+per-channel mean/std stored with that snapshot, keeps tensors channels-first (NCHW), augments CIFAR-10
+with random crop + horizontal flip written in torch, and runs on CUDA when present (mixed precision,
+channels_last, pinned host memory, the whole uint8 set resident on the GPU) or on CPU otherwise.
+Everything is seeded. The model, its metrics (accuracy, per-class accuracy, confusion matrix) and the
+Gold snapshot id go to the model registry.
+
+Entry point for the Kubernetes training pod:
+``python -m ml.vision --dataset mnist --logical-date 2024-01-02 --run-id RUN [--snapshot-id ID]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lakehouse.errors import LakehouseError, explain
+from lakehouse.settings import LakehouseSettings, get_settings
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+GOLD_TABLE = "gold.image_training_set"
+GOLD_COLUMNS = ("image_id", "label", "split", "width", "height", "channels", "pixels", "norm_mean", "norm_std")
+SPLITS = ("train", "val", "test")
+
+
+# ---- data ------------------------------------------------------------------------------------
+@dataclass
+class VisionData:
+    """Gold rows as tensors: uint8 NCHW images and int64 labels per split, plus normalisation stats."""
+
+    images: dict[str, torch.Tensor]
+    labels: dict[str, torch.Tensor]
+    mean: list[float]
+    std: list[float]
+    num_classes: int = 10
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.images["train"].shape[1:]
+        return int(c), int(h), int(w)
+
+
+def pixels_from_arrow(column: pa.ChunkedArray | pa.Array, shape: tuple[int, int, int]) -> np.ndarray:
+    """A binary column of equal-sized images -> uint8 ``(N, C, H, W)`` without a per-row Python loop."""
+    import pyarrow as pa
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_large_binary(array.type):
+        offsets_dtype: type = np.int64
+    elif pa.types.is_binary(array.type):
+        offsets_dtype = np.int32
+    else:
+        raise LakehouseError(f"gold pixels column has type {array.type}, expected binary")
+    n = len(array)
+    size = int(np.prod(shape))
+    if n == 0:
+        return np.zeros((0, *shape), dtype=np.uint8)
+    if array.null_count:
+        raise LakehouseError("gold pixels column has nulls")
+    _, offsets_buf, data_buf = array.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=offsets_dtype, count=n + 1, offset=array.offset * np.dtype(
+        offsets_dtype).itemsize)
+    if not np.all(np.diff(offsets) == size):
+        raise LakehouseError(f"gold pixels are not all {shape} uint8 images")
+    data = np.frombuffer(data_buf, dtype=np.uint8, count=n * size, offset=int(offsets[0]))
+    return data.reshape(n, *shape)
+
+
+def data_from_arrow(table: pa.Table, num_classes: int = 10) -> VisionData:
+    """Turn Gold rows (one dataset, one date) into per-split tensors and the stored stats."""
+    if table.num_rows == 0:
+        raise LakehouseError("the Gold snapshot holds no rows for this dataset and date")
+    first = table.slice(0, 1).to_pylist()[0]
+    shape = (int(first["channels"]), int(first["height"]), int(first["width"]))
+    mean, std = [float(v) for v in first["norm_mean"]], [float(v) for v in first["norm_std"]]
+    if len(mean) != shape[0] or any(s <= 0 for s in std):
+        raise LakehouseError(f"implausible normalisation stats in Gold: mean={mean} std={std}")
+    pixels = pixels_from_arrow(table.column("pixels"), shape)
+    labels = table.column("label").to_numpy().astype(np.int64)
+    splits = np.asarray(table.column("split").to_pylist(), dtype=object)
+    images: dict[str, torch.Tensor] = {}
+    targets: dict[str, torch.Tensor] = {}
+    for split in SPLITS:
+        mask = splits == split
+        images[split] = torch.from_numpy(np.ascontiguousarray(pixels[mask]))
+        targets[split] = torch.from_numpy(labels[mask])
+    if len(targets["train"]) == 0:
+        raise LakehouseError("the Gold snapshot has no training images")
+    return VisionData(images, targets, mean, std, num_classes)
+
+
+def load_gold(settings: LakehouseSettings, dataset: str, logical_date: dt.date,
+              snapshot_id: int | None = None) -> VisionData:
+    """Read one dataset/date of the pinned Gold snapshot (PyIceberg) as tensors."""
+    from pyiceberg.expressions import And, EqualTo
+
+    from ml.registry import read_table_snapshot
+
+    table = read_table_snapshot(settings, GOLD_TABLE, snapshot_id,
+                                row_filter=And(EqualTo("dataset", dataset),
+                                               EqualTo("ingest_date", logical_date.isoformat())),
+                                columns=GOLD_COLUMNS)
+    if table.num_rows == 0:
+        raise LakehouseError(f"{GOLD_TABLE} has no {dataset} rows for {logical_date} in snapshot {snapshot_id}: "
+                             "run the pipeline (and its gates) first")
+    return data_from_arrow(table)
+
+
+# ---- transforms in torch ---------------------------------------------------------------------
+def normalise(batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 NCHW -> float, scaled to [0, 1] and standardised per channel."""
+    return (batch.float().div_(255.0) - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
+def random_crop_flip(batch: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """Per-image random crop (reflect padding) and horizontal flip of an NCHW batch, on its device."""
+    n, c, h, w = batch.shape
+    device = batch.device
+    padded = F.pad(batch, (padding, padding, padding, padding), mode="reflect")
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=generator.device).to(device)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=generator.device).to(device)
+    rows = (dy[:, None] + torch.arange(h, device=device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=device))[:, None, None, :]
+    out = padded[torch.arange(n, device=device)[:, None, None, None], torch.arange(c, device=device)[None, :, None,
+                                                                                                     None], rows, cols]
+    flip = (torch.rand(n, generator=generator, device=generator.device) < 0.5).to(device)
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+# ---- models ----------------------------------------------------------------------------------
+class LeNet(nn.Module):
+    """LeNet-style CNN (two conv/BN/pool stages, two dense layers) for 28x28 grey digits."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 16) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 5, padding=2, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 5, padding=2, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(7),
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 49, 128), nn.ReLU(inplace=True),
+                                        nn.Dropout(0.25), nn.Linear(128, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class BasicBlock(nn.Module):
+    """3x3-3x3 residual block with an optional strided 1x1 projection."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x), inplace=True)
+
+
+class SmallResNet(nn.Module):
+    """ResNet-style CNN for 32x32 colour images: stem, three stages (w, 2w, 4w), global pool."""
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, width: int = 32) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                                  nn.ReLU(inplace=True))
+        self.stages = nn.Sequential(BasicBlock(width, width), BasicBlock(width, 2 * width, 2),
+                                    BasicBlock(2 * width, 4 * width, 2))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stages(self.stem(x)))
+
+
+def build_model(dataset: str, in_channels: int, num_classes: int = 10, width: int | None = None) -> nn.Module:
+    """The architecture of a dataset."""
+    if dataset == "mnist":
+        return LeNet(in_channels, num_classes, width or 16)
+    if dataset == "cifar10":
+        return SmallResNet(in_channels, num_classes, width or 32)
+    raise LakehouseError(f"no model for dataset {dataset!r}")
+
+
+# ---- training --------------------------------------------------------------------------------
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run."""
+
+    dataset: str
+    epochs: int = 5
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    weight_decay: float = 5e-4
+    seed: int = 0
+    augment: bool = False
+    width: int | None = None
+    device: str = "auto"
+    target_accuracy: float | None = None  # stop early once validation accuracy reaches it
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """CUDA when present (or requested), else CPU."""
+    if requested == "cpu":
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise LakehouseError("device cuda requested but no CUDA device is available")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class TrainResult:
+    """A trained model plus how training went."""
+
+    model: nn.Module
+    history: list[dict[str, float]] = field(default_factory=list)
+    device: str = "cpu"
+    train_seconds: float = 0.0
+    images_per_second: float = 0.0
+
+
+def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if device.type == "cuda":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x
+
+
+def train_model(data: VisionData, config: TrainConfig,
+                log: Callable[[str], None] | None = None) -> TrainResult:
+    """Train the dataset's CNN on ``data['train']`` (AdamW + one-cycle LR); validation accuracy per epoch."""
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    device = pick_device(config.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+    channels = data.input_shape[0]
+    model = build_model(config.dataset, channels, data.num_classes, config.width).to(device)
+    memory_format = torch.channels_last if cuda else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    x_train = _to_device(data.images["train"], device)
+    y_train = _to_device(data.labels["train"], device)
+    mean = torch.tensor(data.mean, device=device)
+    std = torch.tensor(data.std, device=device)
+    n = len(y_train)
+    steps_per_epoch = max(1, (n + config.batch_size - 1) // config.batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    total_steps = config.epochs * steps_per_epoch
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    if total_steps >= 8:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate,
+                                                        total_steps=total_steps, pct_start=0.25)
+    else:  # too few steps for a warm-up/anneal cycle (tiny test runs)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda and amp_dtype == torch.float16)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    result = TrainResult(model, device=str(device))
+    seen = 0
+    start = time.perf_counter()
+    for epoch in range(config.epochs):
+        model.train()
+        epoch_start = time.perf_counter()
+        order = torch.randperm(n, generator=generator, device=device)
+        total_loss = torch.zeros((), device=device)
+        for step in range(steps_per_epoch):
+            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+            xb = normalise(x_train[idx], mean, std)
+            if config.augment:
+                xb = random_crop_flip(xb, 4, generator)
+            xb = xb.contiguous(memory_format=memory_format)
+            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=cuda):
+                loss = F.cross_entropy(model(xb), y_train[idx], label_smoothing=0.05)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            total_loss += loss.detach() * len(idx)
+        seen += n
+        val = evaluate(model, data.images["val"], data.labels["val"], data.mean, data.std,
+                       data.num_classes, device=device) if len(data.labels["val"]) else {"accuracy": float("nan")}
+        seconds = time.perf_counter() - epoch_start
+        entry = {"epoch": epoch + 1, "loss": float(total_loss) / n, "val_accuracy": val["accuracy"],
+                 "seconds": seconds, "images_per_second": n / seconds}
+        result.history.append(entry)
+        if log:
+            log(json.dumps(entry))
+        if config.target_accuracy is not None and val["accuracy"] >= config.target_accuracy:
+            break
+    if cuda:
+        torch.cuda.synchronize()
+    result.train_seconds = time.perf_counter() - start
+    result.images_per_second = seen / result.train_seconds if result.train_seconds else 0.0
+    return result
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+            device: torch.device | None = None, batch_size: int = 1024) -> torch.Tensor:
+    """Predicted classes of uint8 NCHW images."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    m = torch.tensor(list(mean), device=device)
+    s = torch.tensor(list(std), device=device)
+    cuda = device.type == "cuda"
+    memory_format = torch.channels_last if cuda else torch.contiguous_format
+    out = []
+    for start in range(0, len(images), batch_size):
+        xb = normalise(images[start:start + batch_size].to(device, non_blocking=True), m, s)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda):
+            logits = model(xb.contiguous(memory_format=memory_format))
+        out.append(logits.argmax(1).cpu())
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
+def classification_metrics(predicted: np.ndarray, actual: np.ndarray, num_classes: int) -> dict[str, Any]:
+    """Accuracy, per-class accuracy (recall) and the confusion matrix (rows: actual, cols: predicted)."""
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (actual.astype(np.int64), predicted.astype(np.int64)), 1)
+    per_class_total = confusion.sum(axis=1)
+    per_class = [float(confusion[k, k] / per_class_total[k]) if per_class_total[k] else float("nan")
+                 for k in range(num_classes)]
+    total = int(confusion.sum())
+    return {"accuracy": float(np.trace(confusion) / total) if total else float("nan"), "per_class_accuracy": per_class,
+            "confusion_matrix": confusion.tolist(), "n": total}
+
+
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: Sequence[float],
+             std: Sequence[float], num_classes: int, device: torch.device | None = None) -> dict[str, Any]:
+    """Metrics of ``model`` on one split."""
+    predicted = predict(model, images, mean, std, device)
+    return classification_metrics(predicted.numpy(), labels.cpu().numpy(), num_classes)
+
+
+# ---- orchestration: train, evaluate, register -------------------------------------------------
+def config_from_settings(settings: LakehouseSettings, dataset: str, **overrides: Any) -> TrainConfig:
+    """The run's hyper-parameters: settings.vision, then explicit overrides."""
+    v = settings.vision
+    values: dict[str, Any] = {
+        "dataset": dataset,
+        "epochs": v.epochs.get(dataset, 5),
+        "batch_size": v.batch_size,
+        "learning_rate": v.learning_rate.get(dataset, 3e-3),
+        "weight_decay": v.weight_decay,
+        "seed": v.seed,
+        "augment": dataset == "cifar10",
+        "device": v.device,
+    }
+    values.update({k: val for k, val in overrides.items() if val is not None})
+    return TrainConfig(**values)
+
+
+def model_name(dataset: str) -> str:
+    """Registry name of a dataset's classifier."""
+    return f"vision_{dataset}_cnn"
+
+
+def train_and_register(settings: LakehouseSettings, dataset: str, logical_date: dt.date, run_id: str,
+                       snapshot_id: int | None = None, log: Callable[[str], None] | None = None,
+                       **overrides: Any) -> dict[str, Any]:
+    """Train on the pinned Gold snapshot, evaluate on val/test, register model + metrics + snapshot id."""
+    from ml.registry import current_snapshot_id, register_model
+    from spark_jobs.vision.formats import dataset_spec
+
+    spec = dataset_spec(dataset)
+    snapshot_id = snapshot_id or current_snapshot_id(settings, GOLD_TABLE)
+    if snapshot_id is None:
+        raise LakehouseError(f"{GOLD_TABLE} has no published snapshot: run the pipeline and its gates first")
+    data = load_gold(settings, dataset, logical_date, snapshot_id)
+    config = config_from_settings(settings, dataset, **overrides)
+    trained = train_model(data, config, log=log)
+    test = evaluate(trained.model, data.images["test"], data.labels["test"], data.mean, data.std, spec.num_classes)
+    val = evaluate(trained.model, data.images["val"], data.labels["val"], data.mean, data.std, spec.num_classes)
+    metrics = {
+        "test_accuracy": test["accuracy"], "val_accuracy": val["accuracy"],
+        "test_per_class_accuracy": dict(zip(spec.class_names, test["per_class_accuracy"], strict=True)),
+        "test_confusion_matrix": test["confusion_matrix"], "test_n": test["n"], "val_n": val["n"],
+        "train_n": len(data.labels["train"]), "train_seconds": trained.train_seconds,
+        "train_images_per_second": trained.images_per_second, "device": trained.device,
+    }
+    params = {**asdict(config), "norm_mean": data.mean, "norm_std": data.std, "torch": torch.__version__}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{model_name(dataset)}.pt"
+        torch.save({"state_dict": trained.model.state_dict(), "dataset": dataset, "config": asdict(config),
+                    "input_shape": data.input_shape, "norm_mean": data.mean, "norm_std": data.std,
+                    "class_names": list(spec.class_names), "gold_snapshot_id": snapshot_id}, path)
+        artifact_uri = register_model(
+            settings, model_name=model_name(dataset), model_version=run_id, logical_date=logical_date,
+            framework=f"pytorch-{torch.__version__}", artifact_path=path, metrics=metrics, params=params,
+            training_snapshots={GOLD_TABLE: snapshot_id})
+    return {"model_name": model_name(dataset), "model_version": run_id, "artifact_uri": artifact_uri,
+            "gold_snapshot_id": snapshot_id, "test_accuracy": test["accuracy"], "val_accuracy": val["accuracy"],
+            "train_seconds": trained.train_seconds, "device": trained.device}
+
+
+def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a registered model from its artifact file (weights only; no pickle of code)."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    config = checkpoint["config"]
+    model = build_model(checkpoint["dataset"], checkpoint["input_shape"][0], len(checkpoint["class_names"]),
+                        config.get("width"))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), checkpoint
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI for the training pod: train + register one dataset for one logical date."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--dataset", required=True, choices=["mnist", "cifar10"])
+    parser.add_argument("--logical-date", required=True, type=dt.date.fromisoformat)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--snapshot-id", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        summary = train_and_register(get_settings(), args.dataset, args.logical_date, args.run_id,
+                                     args.snapshot_id, log=lambda line: print(line, file=sys.stderr),
+                                     epochs=args.epochs)
+    except Exception as exc:  # one readable line, non-zero exit
+        print(f"error: vision training failed for {args.logical_date}: {explain(exc)}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, default=str, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

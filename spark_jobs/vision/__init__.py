@@ -1,0 +1,1 @@
+"""Vision pipeline (MNIST / CIFAR-10): official file formats -> raw manifest -> silver -> Gold training set."""

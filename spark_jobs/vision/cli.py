@@ -1,0 +1,40 @@
+"""`lakehouse generate images`: deterministic MNIST / CIFAR-10 files in the official formats."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(generate_app: typer.Typer) -> None:
+    """Add the ``images`` command to ``lakehouse generate``."""
+    from lakehouse.cli import friendly
+
+    @generate_app.command("images")
+    @friendly
+    def images(
+        dataset: Annotated[str, typer.Option("--dataset", help="mnist or cifar10")] = "mnist",
+        n: Annotated[int, typer.Option("--n", help="number of images (train + test)")] = 1000,
+        seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same bytes)")] = 0,
+        test_fraction: Annotated[float, typer.Option("--test-fraction", help="share written as test")] = 0.2,
+        gzip_idx: Annotated[bool, typer.Option("--gzip/--no-gzip", help="gzip MNIST IDX files")] = True,
+        dest: Annotated[str | None, typer.Option("--dest", help="directory/URI (default: landing zone)")] = None,
+        digits: Annotated[bool, typer.Option("--sklearn-digits", help="write scikit-learn's real 8x8 digits "
+                                             "(1797, upscaled to 28x28) as the MNIST delivery instead")] = False,
+    ) -> None:
+        """Write N images of DATASET into the landing zone as the official archives ship them."""
+        from lakehouse.settings import get_settings
+        from spark_jobs.vision import generator
+        from spark_jobs.vision.io import landing_dir
+
+        if digits:
+            settings = get_settings()
+            files = generator.digits_files(test_fraction=test_fraction, seed=seed)
+            for uri in generator.write_files(settings, dest or landing_dir(settings, "mnist"), files):
+                typer.echo(f"wrote  {uri}")
+            return
+        written = generator.generate_to_landing(get_settings(), dataset, n, seed=seed, test_fraction=test_fraction,
+                                                gzip_idx=gzip_idx, dest=dest)
+        for uri in written:
+            typer.echo(f"wrote  {uri}")

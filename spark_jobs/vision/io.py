@@ -1,0 +1,216 @@
+"""All I/O of the vision pipeline: landing and raw-zone files (local or S3), table reads, Spark frames.
+
+Layout:
+- landing: ``{landing}/vision/<dataset>/`` holds the delivery exactly as the official archive ships it
+  (MNIST: the four IDX files, gzipped or not; CIFAR-10: ``cifar-10-batches-py/`` batches + meta).
+- raw zone: ``{warehouse}/raw_files/vision/<dataset>/ingest_date=<date>/<file>``: the delivered files,
+  unchanged; ``raw.image_manifest`` points into them (file URI + record index). Whole files rather
+  than one object per image: 70k tiny objects are slow to list and fetch on S3, one file is one GET.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lakehouse import storage
+from lakehouse.errors import LakehouseError
+from lakehouse.settings import LakehouseSettings
+from spark_jobs.vision import formats
+from spark_jobs.vision.transforms import content_hash, resolve_uri, uri_violation
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakehouse.jobs import JobContext
+    from lakehouse.write import WriteResult
+    from schemas.base import TableSpec
+
+MAX_LANDING_FILE_BYTES = 1 << 30
+
+
+def landing_dir(settings: LakehouseSettings, dataset: str) -> str:
+    """URI of a dataset's landing directory."""
+    return storage.join(storage.to_uri(settings.landing), "vision", dataset)
+
+
+def raw_zone_dir(settings: LakehouseSettings, dataset: str, logical_date: dt.date) -> str:
+    """URI where a run's delivered files are kept unchanged."""
+    return storage.join(storage.to_uri(settings.warehouse), "raw_files", "vision", dataset,
+                        f"ingest_date={logical_date.isoformat()}")
+
+
+def read_bytes(settings: LakehouseSettings, uri: str) -> bytes:
+    """Whole content of a local or S3 object."""
+    fs, path = storage.filesystem(settings, uri)
+    with fs.open_input_stream(path) as stream:
+        return stream.read()
+
+
+def write_bytes(settings: LakehouseSettings, uri: str, data: bytes) -> None:
+    """Write (replace) a local or S3 object."""
+    fs, path = storage.filesystem(settings, uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as out:
+        out.write(data)
+
+
+def read_landing(settings: LakehouseSettings, dataset: str) -> dict[str, bytes]:
+    """``{relative name: bytes}`` of every file in the dataset's landing directory."""
+    import pyarrow.fs as pafs
+
+    base = landing_dir(settings, dataset)
+    fs, path = storage.filesystem(settings, base)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        raise LakehouseError(f"no {dataset} delivery at {base}: place the official files there or run "
+                             f"`lakehouse generate images --dataset {dataset}`")
+    files: dict[str, bytes] = {}
+    for entry in fs.get_file_info(pafs.FileSelector(path, recursive=True)):
+        if entry.type != pafs.FileType.File:
+            continue
+        name = entry.path[len(path.rstrip("/")) + 1:]
+        if entry.size is not None and entry.size > MAX_LANDING_FILE_BYTES:
+            raise LakehouseError(f"{base}/{name}: {entry.size} bytes is larger than any {dataset} file")
+        with fs.open_input_stream(entry.path) as stream:
+            files[name] = stream.read()
+    return files
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---- decoding objects referenced by a manifest --------------------------------------------------
+class ObjectCache:
+    """Reads and decodes each referenced raw file once; remembers failures per URI."""
+
+    def __init__(self, settings: LakehouseSettings) -> None:
+        self.settings = settings
+        self._images: dict[tuple[str, str], np.ndarray | str] = {}
+
+    def images(self, uri: str, source_format: str) -> np.ndarray | str:
+        """Decoded ``(N, C, H, W)`` pixels of a raw file, or an error text."""
+        key = (uri, source_format)
+        if key not in self._images:
+            absolute = resolve_uri(uri, self.settings.warehouse)
+            name = absolute.rsplit("/", 1)[-1]
+            try:
+                data = read_bytes(self.settings, absolute)
+            except (FileNotFoundError, OSError) as exc:
+                self._images[key] = f"object missing or unreadable: {absolute} ({type(exc).__name__})"
+            else:
+                try:
+                    self._images[key] = formats.decode_images(source_format, data, name)
+                except formats.FormatError as exc:
+                    self._images[key] = str(exc)
+        return self._images[key]
+
+
+def decode_check(settings: LakehouseSettings, raw: pd.DataFrame) -> pd.DataFrame:
+    """Per manifest row: the sha256 of the bytes actually stored at (source_uri, record_index), or why
+    they could not be read. Rows whose URI escapes the warehouse are never opened."""
+    cache = ObjectCache(settings)
+    sha: list[str | None] = []
+    errors: list[str | None] = []
+    for uri, fmt, index in zip(raw["source_uri"], raw["source_format"], raw["record_index"], strict=True):
+        if uri_violation(uri, settings.warehouse) is not None:
+            sha.append(None)
+            errors.append(None)  # the URI check reports it
+            continue
+        images = cache.images(uri, fmt)
+        if isinstance(images, str):
+            sha.append(None)
+            errors.append(images)
+        elif index is None or pd.isna(index) or not 0 <= int(index) < len(images):
+            sha.append(None)
+            errors.append(f"record {index} not in {uri} ({len(images)} images)")
+        else:
+            sha.append(content_hash(images[int(index)]))
+            errors.append(None)
+    return pd.DataFrame({"decoded_sha256": sha, "decode_error": errors}, index=raw.index)
+
+
+def load_pixels(settings: LakehouseSettings, manifest: pd.DataFrame, formats_by_uri: dict[str, str]) -> np.ndarray:
+    """Pixels of validated manifest rows, aligned with the rows (re-checked against their hash)."""
+    cache = ObjectCache(settings)
+    out: list[np.ndarray] = []
+    for uri, index, sha in zip(manifest["source_uri"], manifest["record_index"], manifest["sha256"], strict=True):
+        images = cache.images(uri, formats_by_uri[uri])
+        if isinstance(images, str):
+            raise LakehouseError(f"validated image is no longer readable: {images}")
+        image = images[int(index)]
+        if content_hash(image) != sha:
+            raise LakehouseError(f"{uri}#{index} changed since validation (hash mismatch): rerun silver")
+        out.append(image)
+    if not out:
+        return np.zeros((0, 1, 1, 1), dtype=np.uint8)
+    return np.stack(out)
+
+
+# ---- tables ---------------------------------------------------------------------------------
+def read_dataset_rows(spark: SparkSession, settings: LakehouseSettings, identifier: str, logical_date: dt.date,
+                      dataset: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """One dataset's rows of one logical date from ``main`` of a table, as pandas."""
+    from pyspark.sql import functions as F
+
+    df = spark.table(settings.table_name(identifier)).where(
+        (F.col("ingest_date") == F.lit(logical_date)) & (F.col("dataset") == F.lit(dataset)))
+    if columns is not None:
+        df = df.select(*columns)
+    enable_arrow(spark)
+    return df.toPandas()
+
+
+def enable_arrow(spark: SparkSession) -> None:
+    """Arrow for pandas <-> Spark conversion (binary pixel columns move as Arrow buffers)."""
+    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    spark.conf.set("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
+
+
+def to_spark(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec, frame: pd.DataFrame) -> DataFrame:
+    """A Spark DataFrame of ``frame`` with the table's exact Spark schema (columns in table order)."""
+    schema = spark.table(settings.table_name(spec.identifier)).schema
+    enable_arrow(spark)
+    frame = frame[[f.name for f in schema.fields]].copy()
+    for field in schema.fields:
+        kind = field.dataType.typeName()
+        if kind in ("integer", "long"):
+            frame[field.name] = frame[field.name].astype("Int64" if frame[field.name].isna().any() else "int64")
+    nullable = schema.__class__([f.__class__(f.name, f.dataType, True) for f in schema.fields])
+    if frame.empty:
+        return spark.createDataFrame([], nullable)
+    return spark.createDataFrame(frame, schema=nullable)
+
+
+def with_other_datasets(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec, df: DataFrame,
+                        logical_date: dt.date, dataset: str) -> DataFrame:
+    """``df`` plus main's rows of the same date that belong to other datasets.
+
+    Written with mode ``replace``, this replaces exactly one dataset's rows of the date, even when
+    ``df`` is empty (an upsert keyed by dataset would keep stale rows then).
+    """
+    from pyspark.sql import functions as F
+
+    others = spark.table(settings.table_name(spec.identifier)).where(
+        (F.col("ingest_date") == F.lit(logical_date)) & (F.col("dataset") != F.lit(dataset)))
+    return df.unionByName(others.select(*df.columns))
+
+
+def dataset_frame(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec, frame: pd.DataFrame,
+                  logical_date: dt.date, dataset: str) -> DataFrame:
+    """The complete new content of ``spec`` for the date: ``frame`` for ``dataset``, others as they are."""
+    return with_other_datasets(spark, settings, spec, to_spark(spark, settings, spec, frame), logical_date, dataset)
+
+
+def stage_dataset(ctx: JobContext, spec: TableSpec, frame: pd.DataFrame, dataset: str) -> WriteResult:
+    """Stage ``frame`` as ``dataset``'s complete rows of the run's date on the run's audit branch."""
+    from lakehouse.publish import stage_for_date
+
+    df = dataset_frame(ctx.spark, ctx.settings, spec, frame, ctx.logical_date, dataset)
+    return stage_for_date(ctx.spark, ctx.settings, spec, df, logical_date=ctx.logical_date, run_id=ctx.run_id)
