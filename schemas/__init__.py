@@ -1,6 +1,6 @@
 """Every lakehouse table, declared once. ``ALL_TABLES`` maps identifier -> TableSpec."""
 
-from schemas import core, vision
+from schemas import core, energy, vision
 from schemas.base import NAMESPACES, Column, TableSpec
 
 ALL_TABLES: dict[str, TableSpec] = {
@@ -8,6 +8,7 @@ ALL_TABLES: dict[str, TableSpec] = {
     for spec in (
         *core.TABLES,
         *vision.TABLES,
+        *energy.TABLES,
     )
 }
 

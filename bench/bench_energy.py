@@ -1,0 +1,196 @@
+"""Energy benchmark: silver + features throughput and peak memory, and LightGBM training time.
+
+One household-year of UCI files (12 monthly files, ~0.5M minute lines) is generated once; a size of
+H household-years feeds the same files to Spark under H household ids, so the work and the data
+grow exactly with H while generation stays cheap. Each size runs in its own process (fresh JVM,
+Spark local[2]) through the pipeline's real code: parse files on the workers (``io.raw_lines``),
+``silver_household`` per household-month, ``resample`` 15 min + hourly and ``build_features`` per
+household and frequency (all via applyInPandas), results written to Parquet. Timings exclude JVM
+start. Peak memory is the maximum resident set of the worker's process tree (JVM + Python
+workers), sampled every 100 ms. Training time is LightGBM (both frequencies, rolling-origin CV +
+early stopping, final fit) on the features of the size.
+
+    .venv/bin/python bench/bench_energy.py --sizes 1,10,50
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+YEAR = 2023
+TZ, COUNTRY = "Europe/Paris", "FR"
+
+
+def generate_year(landing: Path) -> list[tuple[dt.date, str]]:
+    """12 monthly UCI files of one household (cached in ``landing``)."""
+    from spark_jobs.energy import generator
+
+    files = []
+    for month in generator.month_starts(dt.date(YEAR, 1, 1), dt.date(YEAR + 1, 1, 1)):
+        path = landing / f"{month:%Y-%m}.txt"
+        if not path.exists():
+            path.write_text(generator.household_month("hh_000", month, dt.date(YEAR, 1, 1), dt.date(YEAR + 1, 1, 1),
+                                                      seed=1, tz=TZ, country=COUNTRY))
+        files.append((month, f"file://{path}"))
+    return files
+
+
+class PeakMemory:
+    """Samples the resident set of this process and its children every 100 ms."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> int:
+        import psutil
+
+        total = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.1)
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = self._rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def worker(households: int, landing: Path, out: Path, train: bool = True) -> dict[str, Any]:
+    """One size in this process: returns timings, row counts and peak memory."""
+    import pandas as pd
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    from lakehouse.settings import LakehouseSettings
+    from spark_jobs.energy import io, transforms
+    from spark_jobs.energy.transforms import _spark_schema, arrow_ready, silver_household
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYTHONPATH"] = str(ROOT)
+    spark = (SparkSession.builder.master("local[2]").config("spark.driver.memory", "2g")
+             .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "8")
+             .config("spark.ui.enabled", "false").config("spark.pyspark.python", sys.executable)
+             .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.range(10).count()  # JVM warm
+    settings = LakehouseSettings(profile="local", home=out / "home")
+    files = generate_year(landing)
+    month_of = {uri: month for month, uri in files}
+    plan = [(uri, f"hh_{h:03d}", None) for h in range(households) for _m, uri in files]
+
+    from schemas.energy import SILVER_READINGS
+
+    columns = ("meter_read_date", "kind", *transforms.SILVER_COLUMNS, "reason", "raw_line")
+    schema = _spark_schema(columns, SILVER_READINGS, {"kind": "string", "reason": "string", "raw_line": "string"})
+
+    def silver(pdf: pd.DataFrame) -> pd.DataFrame:
+        month = month_of[pdf["source_file"].iloc[0]]
+        frame = silver_household(pdf, month_start=month, tz=TZ, voltage_band=(200.0, 260.0),
+                                 max_interpolate_minutes=60)
+        frame.insert(0, "meter_read_date", month)
+        return arrow_ready(frame, schema)
+
+    with PeakMemory() as memory:
+        t0 = time.perf_counter()
+        raw = io.raw_lines(spark, settings, plan)
+        minutes = raw.groupBy("household_id", "source_file").applyInPandas(silver, schema)
+        minutes.where("kind = 'silver'").drop("kind", "reason", "raw_line").write.mode("overwrite").parquet(
+            str(out / "silver"))
+        silver_rows = spark.read.parquet(str(out / "silver"))
+        intervals = transforms.resample_frames(silver_rows, freq_minutes=60, tz=TZ).unionByName(
+            transforms.resample_frames(silver_rows, freq_minutes=15, tz=TZ))
+        intervals.write.mode("overwrite").parquet(str(out / "intervals"))
+        t_silver = time.perf_counter() - t0
+        features = transforms.feature_frames(spark.read.parquet(str(out / "intervals")), tz=TZ, country=COUNTRY)
+        features.write.mode("overwrite").partitionBy("freq_minutes").parquet(str(out / "features"))
+        elapsed = time.perf_counter() - t0
+    lines = spark.read.parquet(str(out / "silver")).where(F.col("status") == "measured").count()
+    feature_rows = spark.read.parquet(str(out / "features")).count()
+    spark.stop()
+    result = {"household_years": households, "measured_minutes": lines, "feature_rows": feature_rows,
+              "silver_s": round(t_silver, 1), "silver_features_s": round(elapsed, 1),
+              "rows_per_s": round(lines / elapsed), "peak_rss_mb": round(memory.peak / 2**20)}
+    if not train:
+        return result
+
+    from lakehouse.settings import EnergySettings
+    from ml.energy import FREQUENCIES, train_frequency
+
+    feats = pd.read_parquet(out / "features")
+    feats["freq_minutes"] = feats["freq_minutes"].astype(int)
+    t1 = time.perf_counter()
+    models = [train_frequency(feats, f, EnergySettings()) for f in FREQUENCIES]
+    t_train = time.perf_counter() - t1
+    return {**result, "train_s": round(t_train, 1),
+            "holdout_rmse_60": {k: round(v["rmse"], 4) for k, v in models[0].holdout.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1,10,50", help="household-years, comma-separated")
+    parser.add_argument("--work", default="/tmp/bench-energy", help="scratch directory")
+    parser.add_argument("--train-max", type=int, default=50,
+                        help="time LightGBM training only for sizes up to this many household-years")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    work = Path(args.work)
+    landing = work / "landing"
+    if args.worker is not None:
+        out = work / f"run-{args.worker}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        print(json.dumps(worker(args.worker, landing, out, train=args.worker <= args.train_max)))
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    landing.mkdir(parents=True, exist_ok=True)
+    generate_year(landing)
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        done = subprocess.run([sys.executable, __file__, "--work", str(work), "--worker", str(size),
+                               "--train-max", str(args.train_max)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(f"size {size} failed")
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), flush=True)
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        data = last["household_years"] / first["household_years"]
+        mem = last["peak_rss_mb"] / first["peak_rss_mb"]
+        print(f"data grew {data:g}x, peak memory grew {mem:.2f}x (ratio memory/data growth {mem / data:.3f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""Household demand forecasting: LightGBM with rolling-origin CV, persistence baselines, registry.
+
+Training reads the pinned Gold snapshot of ``gold.energy_features`` (PyIceberg, no Spark), splits
+strictly by time (a final hold-out period the model never sees, rolling-origin folds before it
+for early stopping), and compares the model with the two persistence baselines on the hold-out:
+same hour yesterday (``lag_24h``) and same hour last week (``lag_168h``). One model per frequency
+(hourly and 15-minute) is kept in one JSON bundle. The model uses only features known a day
+ahead (``lag_1h`` stays in Gold for short-horizon use), so it can forecast a whole day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from lakehouse import storage
+from lakehouse.errors import LakehouseError
+from lakehouse.settings import EnergySettings, LakehouseSettings
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+FEATURES_TABLE = "gold.energy_features"
+MODEL_FEATURES = (
+    "hour", "minute_of_day", "day_of_week", "month", "is_weekend", "is_holiday",
+    "lag_24h", "lag_168h", "roll_mean_24h", "roll_std_24h", "roll_mean_168h",
+    "day_sin1", "day_cos1", "day_sin2", "day_cos2", "week_sin1", "week_cos1", "week_sin2", "week_cos2",
+    "year_sin1", "year_cos1",
+)
+FREQUENCIES = (60, 15)
+BASELINES = {"same_hour_yesterday": "lag_24h", "same_hour_last_week": "lag_168h"}
+
+
+# ---- metrics and baselines (pure) ---------------------------------------------------------------
+def rmse(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(y) - np.asarray(p)) ** 2)))
+
+
+def mae(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean(np.abs(np.asarray(y) - np.asarray(p))))
+
+
+def smape(y: np.ndarray, p: np.ndarray) -> float:
+    """Symmetric MAPE in percent (0 where both are 0)."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    denom = np.abs(y) + np.abs(p)
+    ratio = np.where(denom == 0, 0.0, 2 * np.abs(y - p) / np.where(denom == 0, 1, denom))
+    return float(100 * np.mean(ratio))
+
+
+def scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return {"rmse": rmse(y, p), "mae": mae(y, p), "smape": smape(y, p)}
+
+
+def baseline_predictions(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Persistence forecasts: the value 24 h and 168 h before each interval."""
+    return {name: frame[column] for name, column in BASELINES.items()}
+
+
+# ---- time-ordered splits (pure) -----------------------------------------------------------------
+def holdout_split(frame: pd.DataFrame, holdout_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, hold-out): the hold-out is the final ``holdout_days`` of the series; all training rows
+    are strictly earlier than every hold-out row."""
+    ts = frame["interval_start_utc"]
+    cutoff = ts.max() + pd.Timedelta(minutes=int(frame["freq_minutes"].iloc[0])) - pd.Timedelta(days=holdout_days)
+    return frame[ts < cutoff], frame[ts >= cutoff]
+
+
+def rolling_origin_folds(ts: pd.Series, n_folds: int, fold_days: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Expanding-window folds: fold k trains on everything before origin k and validates on the
+    ``fold_days`` after it; origins step forward so the last fold ends at the series' end."""
+    values = pd.DatetimeIndex(ts)
+    end = values.max() + pd.Timedelta(seconds=1)
+    width = pd.Timedelta(days=fold_days)
+    folds = []
+    for k in range(n_folds, 0, -1):
+        origin = end - k * width
+        train = np.asarray(values < origin)
+        valid = np.asarray((values >= origin) & (values < origin + width))
+        if train.sum() > 0 and valid.sum() > 0:
+            folds.append((train, valid))
+    return folds
+
+
+# ---- training -----------------------------------------------------------------------------------
+@dataclass
+class FrequencyModel:
+    """One trained frequency: booster, CV record and hold-out comparison."""
+
+    freq_minutes: int
+    booster: lgb.Booster
+    best_iterations: list[int]
+    holdout: dict[str, dict[str, float]]
+    importance: dict[str, float]
+    rows: dict[str, int]
+
+
+def lgb_params(energy: EnergySettings) -> dict[str, Any]:
+    """Deterministic LightGBM parameters (same data in, same model out)."""
+    return {
+        "objective": "regression", "learning_rate": energy.learning_rate, "num_leaves": energy.num_leaves,
+        "min_data_in_leaf": 20, "feature_fraction": 0.9, "bagging_fraction": 0.8, "bagging_freq": 1,
+        "lambda_l2": 1.0, "seed": 42, "deterministic": True, "force_row_wise": True, "num_threads": 2,
+        "verbose": -1,
+    }
+
+
+def _matrix(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[list(MODEL_FEATURES)].astype(float)
+
+
+def train_frequency(frame: pd.DataFrame, freq_minutes: int, energy: EnergySettings) -> FrequencyModel:
+    """Rolling-origin CV with early stopping picks the rounds; fit on all pre-hold-out rows; score the
+    hold-out against both persistence baselines."""
+    import lightgbm as lgb
+
+    data = frame[(frame["freq_minutes"] == freq_minutes) & frame["target_kw"].notna()]
+    data = data.sort_values(["interval_start_utc", "household_id"]).reset_index(drop=True)
+    train, holdout = holdout_split(data, energy.holdout_days)
+    if train.empty or holdout.empty:
+        raise LakehouseError(f"not enough {freq_minutes}-minute feature rows to train ({len(data)} rows): need more "
+                             f"than {energy.holdout_days} days of gold.energy_features")
+    params = lgb_params(energy)
+    span_days = (train["interval_start_utc"].max() - train["interval_start_utc"].min()) / pd.Timedelta(days=1)
+    fold_days = min(float(energy.holdout_days), max(1.0, span_days / (energy.cv_folds + 1)))
+    best: list[int] = []
+    for train_mask, valid_mask in rolling_origin_folds(train["interval_start_utc"], energy.cv_folds, fold_days):
+        fit = lgb.Dataset(_matrix(train[train_mask]), train[train_mask]["target_kw"], free_raw_data=True)
+        val = lgb.Dataset(_matrix(train[valid_mask]), train[valid_mask]["target_kw"], reference=fit)
+        booster = lgb.train(params, fit, num_boost_round=energy.num_boost_round, valid_sets=[val],
+                            callbacks=[lgb.early_stopping(energy.early_stopping_rounds, verbose=False)])
+        best.append(int(booster.best_iteration or energy.num_boost_round))
+    rounds = int(np.median(best)) if best else energy.num_boost_round // 4
+    booster = lgb.train(params, lgb.Dataset(_matrix(train), train["target_kw"]), num_boost_round=max(rounds, 10))
+    comparable = holdout.dropna(subset=list(BASELINES.values()))
+    y = comparable["target_kw"].to_numpy()
+    result = {"model": scores(y, booster.predict(_matrix(comparable)))}
+    for name, pred in baseline_predictions(comparable).items():
+        result[name] = scores(y, pred.to_numpy())
+    gain = booster.feature_importance(importance_type="gain")
+    importance = {f: round(float(g), 4) for f, g in sorted(zip(MODEL_FEATURES, gain, strict=True),
+                                                            key=lambda kv: -kv[1])}
+    return FrequencyModel(freq_minutes, booster, best, result, importance,
+                          {"train": len(train), "holdout": len(holdout), "holdout_compared": len(comparable)})
+
+
+def beats_baselines(holdout: dict[str, dict[str, float]]) -> bool:
+    """True when the model's RMSE and MAE are below those of every baseline."""
+    return all(holdout["model"][m] < holdout[b][m] for b in BASELINES for m in ("rmse", "mae"))
+
+
+def bundle(models: list[FrequencyModel], energy: EnergySettings, snapshot_id: int) -> dict[str, Any]:
+    """Everything needed to forecast and to audit: boosters as text, features, metrics, snapshot."""
+    return {
+        "model_name": energy.model_name,
+        "features": list(MODEL_FEATURES),
+        "params": lgb_params(energy),
+        "training_snapshot": {FEATURES_TABLE: snapshot_id},
+        "models": {str(m.freq_minutes): m.booster.model_to_string() for m in models},
+        "metrics": {str(m.freq_minutes): {"holdout": m.holdout, "cv_best_iterations": m.best_iterations,
+                                          "rows": m.rows, "beats_baselines": beats_baselines(m.holdout)}
+                    for m in models},
+        "feature_importance": {str(m.freq_minutes): m.importance for m in models},
+    }
+
+
+def predict(model_bundle: dict[str, Any], frame: pd.DataFrame, freq_minutes: int) -> np.ndarray:
+    """Forecast kW for feature rows of one frequency (never negative)."""
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_str=model_bundle["models"][str(freq_minutes)])
+    return np.clip(booster.predict(frame[model_bundle["features"]].astype(float)), 0.0, None)
+
+
+# ---- I/O: snapshot, run artifacts, registry -----------------------------------------------------
+def load_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_id: int | None = None
+                  ) -> tuple[pd.DataFrame, int]:
+    """All feature rows delivered up to ``logical_date`` at a pinned snapshot (default: main now)."""
+    from pyiceberg.expressions import LessThanOrEqual
+
+    from ml.registry import current_snapshot_id, read_table_snapshot
+
+    snapshot_id = snapshot_id or current_snapshot_id(settings, FEATURES_TABLE)
+    if snapshot_id is None:
+        raise LakehouseError(f"{FEATURES_TABLE} has no data yet: run the features task and its gate first")
+    table = read_table_snapshot(settings, FEATURES_TABLE, snapshot_id,
+                                row_filter=LessThanOrEqual("meter_read_date", logical_date.isoformat()))
+    frame = table.to_pandas()
+    if frame.empty:
+        raise LakehouseError(f"{FEATURES_TABLE} snapshot {snapshot_id} has no rows up to {logical_date}")
+    return frame, snapshot_id
+
+
+def run_dir(settings: LakehouseSettings, run_id: str) -> str:
+    """{artifacts}/energy/runs/<run id>: candidate model and evaluation of one run."""
+    return storage.join(storage.to_uri(settings.artifacts), "energy", "runs", re.sub(r"[^A-Za-z0-9_.-]", "_", run_id))
+
+
+def _write_json(settings: LakehouseSettings, uri: str, document: dict[str, Any]) -> str:
+    fs, path = storage.filesystem(settings, uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as out:
+        out.write(json.dumps(document, sort_keys=True, default=float).encode())
+    return uri
+
+
+def read_json(settings: LakehouseSettings, uri: str) -> dict[str, Any]:
+    fs, path = storage.filesystem(settings, uri)
+    with fs.open_input_stream(path) as src:
+        return json.loads(src.read())
+
+
+def train(settings: LakehouseSettings, logical_date: dt.date, run_id: str) -> dict[str, Any]:
+    """Train both frequencies on the pinned Gold snapshot; store the candidate bundle for the run."""
+    frame, snapshot_id = load_features(settings, logical_date)
+    models = [train_frequency(frame, freq, settings.energy) for freq in FREQUENCIES]
+    uri = _write_json(settings, storage.join(run_dir(settings, run_id), "candidate.json"),
+                      bundle(models, settings.energy, snapshot_id))
+    return {"candidate": uri, "snapshot_id": snapshot_id,
+            "best_iterations": {m.freq_minutes: m.best_iterations for m in models}}
+
+
+def evaluate(settings: LakehouseSettings, run_id: str) -> dict[str, Any]:
+    """Check the candidate against the baselines; fail (nothing registered) if it does not beat both."""
+    candidate = read_json(settings, storage.join(run_dir(settings, run_id), "candidate.json"))
+    report = {freq: m["holdout"] for freq, m in candidate["metrics"].items()}
+    losing = [freq for freq, m in candidate["metrics"].items() if not m["beats_baselines"]]
+    if losing and settings.energy.require_beat_baselines:
+        detail = "; ".join(f"{f} min: model rmse {report[f]['model']['rmse']:.4f} vs yesterday "
+                           f"{report[f]['same_hour_yesterday']['rmse']:.4f}, last week "
+                           f"{report[f]['same_hour_last_week']['rmse']:.4f}" for f in losing)
+        raise LakehouseError(f"candidate model does not beat the persistence baselines ({detail}); not registered")
+    _write_json(settings, storage.join(run_dir(settings, run_id), "evaluation.json"), report)
+    return {"holdout": report, "beats_baselines": not losing}
+
+
+def register(settings: LakehouseSettings, logical_date: dt.date, run_id: str) -> dict[str, Any]:
+    """Register the evaluated candidate (metrics, importance, the exact Gold snapshot id)."""
+    from ml.registry import register_model
+
+    candidate_uri = storage.join(run_dir(settings, run_id), "candidate.json")
+    candidate = read_json(settings, candidate_uri)
+    metrics = {"holdout": {f: m["holdout"] for f, m in candidate["metrics"].items()},
+               "cv_best_iterations": {f: m["cv_best_iterations"] for f, m in candidate["metrics"].items()},
+               "rows": {f: m["rows"] for f, m in candidate["metrics"].items()},
+               "feature_importance": candidate["feature_importance"],
+               "training_snapshot": candidate["training_snapshot"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "energy_demand_lightgbm.json"
+        path.write_text(json.dumps(candidate, sort_keys=True, default=float))
+        artifact = register_model(settings, model_name=settings.energy.model_name, model_version=run_id,
+                                  logical_date=logical_date, framework="lightgbm", artifact_path=path,
+                                  metrics=metrics, params=candidate["params"],
+                                  training_snapshots={k: int(v) for k, v in candidate["training_snapshot"].items()})
+    return {"model_name": settings.energy.model_name, "model_version": run_id, "artifact_uri": artifact}
+
+
+def latest_bundle(settings: LakehouseSettings, model_version: str | None = None
+                  ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(registry record, bundle) of the latest (or the named) registered model; None if none."""
+    from ml.registry import latest_model, list_models
+
+    if model_version:
+        records = [r for r in list_models(settings, settings.energy.model_name) if r["model_version"] == model_version]
+        record = records[0] if records else None
+    else:
+        record = latest_model(settings, settings.energy.model_name)
+    if record is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        from ml.registry import download_artifact
+
+        path = download_artifact(settings, record["artifact_uri"], Path(tmp) / "model.json")
+        return record, json.loads(path.read_text())
+
+
+def model_available(settings: LakehouseSettings) -> bool:
+    """True once a model of ``energy.model_name`` is registered (the realtime DAG skips otherwise)."""
+    from lakehouse.catalog import load_catalog
+    from ml.registry import latest_model
+
+    if not load_catalog(settings).table_exists("ml.model_registry"):
+        return False
+    return latest_model(settings, settings.energy.model_name) is not None

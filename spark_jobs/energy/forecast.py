@@ -1,0 +1,79 @@
+"""spark-submit entry point: day-ahead forecasts (24 hourly + 96 15-minute per household).
+
+The monthly run forecasts its logical date (the local day after the delivered month) with the
+model registered by the same run (``--option model_version=...``, default: this run id, falling
+back to the latest registered model). Rows are upserted per (kind, household, frequency,
+interval), so a rerun replaces its own forecasts and leaves the realtime ones alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from lakehouse.errors import LakehouseError
+from lakehouse.jobs import JobContext, run_job
+from lakehouse.write import write_for_date
+from schemas.energy import GOLD_FORECAST, SILVER_15MIN, SILVER_HOURLY
+from spark_jobs.energy.transforms import forecast_frames
+
+FORECAST_KEYS = ["kind", "household_id", "freq_minutes", "interval_start_utc"]
+HISTORY = pd.Timedelta(days=16)  # lag 168 h + 168 h rolling window ending 24 h back, with margin
+
+
+def score(ctx: JobContext, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
+          model_version: str | None, frequencies: tuple[int, ...] = (60, 15)) -> dict[str, Any]:
+    """Forecast [start, end) at ``frequencies`` for every household with history; upsert the rows
+    into gold.energy_forecast."""
+    from pyspark.sql import functions as F
+
+    from ml.energy import latest_bundle
+
+    found = latest_bundle(ctx.settings, model_version) or (latest_bundle(ctx.settings) if model_version else None)
+    if found is None:
+        return {"skipped": f"no registered {ctx.settings.energy.model_name} model yet"}
+    record, model_bundle = found
+    energy = ctx.settings.energy
+    since = (start - HISTORY).to_pydatetime()
+    intervals = None
+    for spec in (SILVER_HOURLY, SILVER_15MIN):
+        df = ctx.spark.table(ctx.settings.table_name(spec.identifier)).where(
+            (F.col("interval_start_utc") >= F.lit(since))
+            & (F.col("interval_start_utc") < F.lit(start.to_pydatetime())))
+        intervals = df if intervals is None else intervals.unionByName(df)
+    intervals = intervals.where(F.col("freq_minutes").isin(list(frequencies)))
+    if intervals.limit(1).count() == 0:
+        return {"skipped": f"no silver history in the 16 days before {start.isoformat()}"}
+    rows = forecast_frames(intervals, model_bundle, start=start, end=end, tz=energy.source_timezone,
+                           country=energy.holiday_country)
+    rows = rows.withColumns({
+        "forecast_date": F.lit(ctx.logical_date), "kind": F.lit(kind),
+        "origin_utc": F.lit(start.to_pydatetime()), "model_name": F.lit(record["model_name"]),
+        "model_version": F.lit(record["model_version"]), "run_id": F.lit(ctx.run_id)})
+    result = write_for_date(ctx.spark, ctx.settings, GOLD_FORECAST, rows, logical_date=ctx.logical_date,
+                            run_id=ctx.run_id, mode="upsert", keys=FORECAST_KEYS)
+    written = ctx.spark.table(ctx.settings.table_name(GOLD_FORECAST.identifier)).where(
+        (F.col("forecast_date") == F.lit(ctx.logical_date)) & (F.col("kind") == kind)
+        & (F.col("interval_start_utc") >= F.lit(start.to_pydatetime()))
+        & (F.col("interval_start_utc") < F.lit(end.to_pydatetime()))).count()
+    if written == 0:
+        raise LakehouseError(f"no {kind} forecast could be made for {start.isoformat()}: no household has history")
+    return {"kind": kind, "start": start.isoformat(), "end": end.isoformat(), "rows": written,
+            "model_version": record["model_version"], "snapshot_id": result.snapshot_id}
+
+
+def main(ctx: JobContext) -> dict[str, Any]:
+    """Write the day-ahead forecast for the logical date's local day."""
+    tz = ctx.settings.energy.source_timezone
+    start = pd.Timestamp(ctx.logical_date).tz_localize(tz).tz_convert("UTC")
+    end = (pd.Timestamp(ctx.logical_date) + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC")
+    summary = score(ctx, kind="day_ahead", start=start, end=end,
+                    model_version=ctx.options.get("model_version", ctx.run_id))
+    if "skipped" in summary:
+        raise LakehouseError(f"day-ahead forecast for {ctx.logical_date} impossible: {summary['skipped']}")
+    return summary
+
+
+if __name__ == "__main__":
+    run_job(main, app_name="energy-forecast")

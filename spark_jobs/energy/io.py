@@ -1,0 +1,129 @@
+"""All energy I/O in one place: landing files, Iceberg reads, staged writes, model artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import TYPE_CHECKING
+
+from lakehouse import storage
+from lakehouse.errors import LakehouseError
+from lakehouse.settings import LakehouseSettings
+from spark_jobs.energy import generator, uci
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from schemas.base import TableSpec
+
+
+def landing_uri(settings: LakehouseSettings, relative: str) -> str:
+    """URI of a path under the landing zone."""
+    return storage.join(storage.to_uri(settings.landing), relative)
+
+
+def month_dir(settings: LakehouseSettings, month_start: dt.date) -> str:
+    """``{landing}/energy/YYYY-MM``: where a month's household files land."""
+    return landing_uri(settings, f"energy/{month_start:%Y-%m}")
+
+
+def write_text(settings: LakehouseSettings, uri: str, text: str) -> None:
+    """Write a text file to the landing zone (local disk or S3)."""
+    fs, path = storage.filesystem(settings, uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as out:
+        out.write(text.encode())
+
+
+def read_text(settings: LakehouseSettings, uri: str) -> tuple[str, str]:
+    """Text and SHA-256 of a landing file (decoded as UTF-8, undecodable bytes replaced)."""
+    fs, path = storage.filesystem(settings, uri)
+    with fs.open_input_stream(path) as src:
+        data = src.read()
+    return data.decode("utf-8", errors="replace"), hashlib.sha256(data).hexdigest()
+
+
+def list_files(settings: LakehouseSettings, directory: str) -> list[str]:
+    """URIs of the ``.txt`` files directly under ``directory`` (sorted); [] if it does not exist."""
+    import pyarrow.fs as pafs
+
+    fs, path = storage.filesystem(settings, directory)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=False, allow_not_found=True))
+    except FileNotFoundError:
+        return []
+    scheme = storage.to_uri(directory).split("://", 1)[0]
+    return sorted(f"{scheme}://{i.path}" for i in infos if i.type == pafs.FileType.File and i.path.endswith(".txt"))
+
+
+def known_households(settings: LakehouseSettings) -> set[str] | None:
+    """Meter ids the pipeline accepts: the setting, else the landing manifest; None = accept any."""
+    if settings.energy.households:
+        return set(settings.energy.households)
+    uri = landing_uri(settings, generator.MANIFEST_PATH)
+    fs, path = storage.filesystem(settings, uri)
+    import pyarrow.fs as pafs
+
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        return None
+    text, _ = read_text(settings, uri)
+    rows = [line.split(",", 1)[0].strip() for line in text.splitlines()[1:]]
+    return {r for r in rows if r}
+
+
+def file_plan(settings: LakehouseSettings, files: list[str], household: str | None
+              ) -> list[tuple[str, str, str | None]]:
+    """(uri, household id, file error) per file: the id from the option or the file name."""
+    known = known_households(settings)
+    plan = []
+    for uri in files:
+        hid = household or uci.household_from_filename(uri)
+        error = None
+        if hid is None:
+            hid = uri.rsplit("/", 1)[-1]
+            error = f"cannot derive a household id from the file name {hid!r}"
+        elif known is not None and hid not in known:
+            error = f"unknown household {hid!r} (not in the household registry: energy.households / " \
+                    f"{generator.MANIFEST_PATH})"
+        plan.append((uri, hid, error))
+    return plan
+
+
+def raw_lines(spark: SparkSession, settings: LakehouseSettings, plan: list[tuple[str, str, str | None]]
+              ) -> DataFrame:
+    """Parse the planned files on the workers (one file per task slot) into raw rows."""
+    from schemas.energy import RAW_READINGS
+    from spark_jobs.energy.transforms import _spark_schema
+
+    columns = (*uci.RAW_COLUMNS, "file_sha256")
+    schema = _spark_schema(columns, RAW_READINGS)
+
+    def parse(batches):  # type: ignore[no-untyped-def]
+        import pandas as pd
+
+        for batch in batches:
+            for uri, hid, error in batch.itertuples(index=False):
+                text, sha = read_text(settings, uri)
+                rows = uci.split_lines(text, uri, hid, error)
+                rows["file_sha256"] = sha
+                yield rows.reindex(columns=list(columns)).astype({"line_number": "int64"})
+        yield pd.DataFrame({c: pd.Series(dtype="int64" if c == "line_number" else object) for c in columns})
+
+    files = spark.createDataFrame(plan, "uri string, household_id string, file_error string")
+    return files.repartition(max(1, min(len(plan), spark.sparkContext.defaultParallelism * 2))).mapInPandas(
+        parse, schema)
+
+
+def read_for_dates(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec,
+                   dates: list[dt.date]) -> DataFrame:
+    """Rows of ``spec`` on main whose logical date is one of ``dates``."""
+    from pyspark.sql import functions as F
+
+    return spark.table(settings.table_name(spec.identifier)).where(
+        F.col(spec.logical_date_column).isin([F.lit(d) for d in dates]))
+
+
+def require_rows(df: DataFrame, what: str) -> None:
+    """Fail with one line when ``df`` is empty."""
+    if df.limit(1).count() == 0:
+        raise LakehouseError(what)

@@ -1,0 +1,206 @@
+"""The UCI "Individual household electric power consumption" text format: split, parse, localise.
+
+Exactly as published: ``;``-separated, header line
+``Date;Time;Global_active_power;Global_reactive_power;Voltage;Global_intensity;Sub_metering_1;
+Sub_metering_2;Sub_metering_3``, Date as d/m/yyyy, Time as hh:mm:ss, ``?`` for a missing value,
+one line per minute. Everything here is pure pandas so it is unit-tested without Spark; the Spark
+jobs call these functions per file / per household group.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+HEADER_FIELDS = (
+    "Date", "Time", "Global_active_power", "Global_reactive_power", "Voltage", "Global_intensity",
+    "Sub_metering_1", "Sub_metering_2", "Sub_metering_3",
+)
+HEADER = ";".join(HEADER_FIELDS)
+RAW_FIELDS = ("date", "time", "global_active_power", "global_reactive_power", "voltage", "global_intensity",
+              "sub_metering_1", "sub_metering_2", "sub_metering_3")
+VALUE_FIELDS = RAW_FIELDS[2:]
+# raw column -> the name the file uses (for messages)
+SOURCE_NAMES = dict(zip(RAW_FIELDS, HEADER_FIELDS, strict=True))
+RAW_COLUMNS = ("household_id", "source_file", "line_number", *RAW_FIELDS, "raw_line", "file_error")
+MISSING = "?"
+HOUSEHOLD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_DATE_LIKE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
+SUB_METER_TOLERANCE_WH = 1.0  # the file rounds to 3 decimals; allow rounding noise
+
+
+def household_from_filename(name: str) -> str | None:
+    """``hh_001.txt`` -> ``hh_001``; None when the stem is not a valid household id."""
+    stem = name.rsplit("/", 1)[-1].split(".", 1)[0]
+    return stem if HOUSEHOLD_ID.fullmatch(stem) else None
+
+
+def check_header(first_line: str) -> str | None:
+    """None if ``first_line`` is the UCI header, else a readable reason (delimiter, missing header)."""
+    line = first_line.strip().lstrip("\ufeff")
+    if line == HEADER:
+        return None
+    if not line:
+        return "empty file or blank first line: expected the UCI header " + repr(HEADER)
+    for delimiter, label in ((",", "comma"), ("\t", "tab"), ("|", "pipe")):
+        if delimiter in line and ";" not in line:
+            return (f"wrong delimiter: line 1 is {label}-separated, the UCI format is ';'-separated "
+                    f"(expected header {HEADER!r})")
+    fields = line.split(";")
+    if fields and _DATE_LIKE.match(fields[0]):
+        return f"missing header: line 1 is data ({line[:60]!r}), expected {HEADER!r}"
+    if [f.strip().lower() for f in fields] == [f.lower() for f in HEADER_FIELDS]:
+        return None
+    return f"unexpected header {line[:80]!r}: expected {HEADER!r}"
+
+
+def split_lines(text: str, source_file: str, household_id: str, file_error: str | None = None) -> pd.DataFrame:
+    """Split a UCI file's text into raw rows (strings as delivered) with 1-based line numbers.
+
+    The header line (line 1) is not a row. Lines that do not have exactly 9 fields keep the whole
+    line in ``raw_line``; blank lines are skipped. If the header is wrong the rows still come back,
+    each marked with ``file_error`` (the file is quarantined as a whole, nothing is guessed).
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    header_error = check_header(lines[0]) if lines else "empty file"
+    file_error = file_error or header_error
+    # With a proper header the data starts on line 2; without one, line 1 is data too.
+    start = 1 if header_error is None or not header_error.startswith("missing header") else 0
+    body = pd.Series(lines[start:], dtype=object)
+    numbers = pd.Series(np.arange(start + 1, start + 1 + len(body), dtype=np.int64))
+    keep = body.str.strip() != ""
+    body, numbers = body[keep].reset_index(drop=True), numbers[keep].reset_index(drop=True)
+    out = pd.DataFrame({"household_id": household_id, "source_file": source_file, "line_number": numbers},
+                       index=body.index)
+    n_fields = body.str.count(";") + 1
+    ok = n_fields == len(RAW_FIELDS)
+    if len(body):
+        parts = body.where(ok, "").str.split(";", n=len(RAW_FIELDS) - 1, expand=True, regex=False)
+        parts = parts.reindex(columns=range(len(RAW_FIELDS)))
+    else:
+        parts = pd.DataFrame(columns=range(len(RAW_FIELDS)))
+    for i, name in enumerate(RAW_FIELDS):
+        out[name] = parts[i].where(ok, None).astype(object) if len(body) else pd.Series(dtype=object)
+    out["raw_line"] = body.where(~ok, None).astype(object)
+    out["file_error"] = file_error
+    return out.reindex(columns=list(RAW_COLUMNS))
+
+
+def _to_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse numbers; returns (floats, malformed mask). '?' and '' are missing, not malformed."""
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    malformed = pd.Series(False, index=values.index)
+    unparsed = numbers.isna() & values.notna()
+    if unparsed.any():  # only the few non-numeric cells get the slower string handling
+        text = values[unparsed].astype(str).str.strip()
+        missing = text.isin(["", MISSING]).to_numpy(dtype=bool)
+        retry = pd.to_numeric(text.where(~missing, None), errors="coerce").astype(float)
+        numbers.loc[retry.index] = retry.to_numpy()
+        malformed.loc[retry.index] = retry.isna().to_numpy(dtype=bool) & ~missing
+    return numbers, malformed
+
+
+def localize(local_ts: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
+    """Local wall-clock times (in delivery order) -> (UTC timestamps, UTC offset in minutes).
+
+    Daylight saving: a repeated local hour (autumn) maps its first occurrence to summer time and
+    its second to winter time, in the order the lines were delivered; a local time that does not
+    exist (spring) is read on the clock that had not yet jumped (shifted forward by the gap), so
+    no reading is dropped or invented. Later collisions are reported as duplicates by the caller.
+    """
+    if local_ts.empty:
+        empty = pd.Series(pd.DatetimeIndex([], tz="UTC"), index=local_ts.index)
+        return empty, pd.Series(dtype="int32", index=local_ts.index)
+    occurrence = local_ts.groupby(local_ts).cumcount()
+    index = pd.DatetimeIndex(local_ts)
+    aware = index.tz_localize(tz, ambiguous=(occurrence == 0).to_numpy(), nonexistent=pd.Timedelta(hours=1))
+    utc = aware.tz_convert("UTC")
+    offset = ((aware.tz_localize(None) - utc.tz_localize(None)) / pd.Timedelta(minutes=1)).astype("int32")
+    return pd.Series(utc, index=local_ts.index), pd.Series(np.asarray(offset), index=local_ts.index)
+
+
+def month_bounds_utc(month_start: dt.date, tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """UTC instants of local midnight on the month's first day and the next month's first day."""
+    nxt = (pd.Timestamp(month_start) + pd.offsets.MonthBegin(1)).normalize()
+    start = pd.Timestamp(month_start).tz_localize(tz).tz_convert("UTC")
+    end = nxt.tz_localize(tz).tz_convert("UTC")
+    return start, end
+
+
+def parse_readings(raw: pd.DataFrame, tz: str, month_start: dt.date, voltage_band: tuple[float, float]
+                   ) -> pd.DataFrame:
+    """Type raw rows and decide each row's fate: a ``reason`` (quarantine) or None (accepted).
+
+    Returns the raw columns plus ts_local, ts_utc, utc_offset_minutes, the seven values as floats
+    and ``reason``. Checks (first failure wins): rejected file, field count, date/time format,
+    month, number format, negative active power, voltage band, sub-meters above the total,
+    duplicate reading. An all-'?' line is an accepted missing reading (it becomes a gap).
+    """
+    raw = raw.sort_values(["source_file", "line_number"], kind="stable").reset_index(drop=True)
+    out = raw.copy()
+    reason = pd.Series(None, index=raw.index, dtype=object)
+
+    def flag(mask: pd.Series, text: Callable[[pd.Series], pd.Series] | str) -> None:
+        # messages are only built for the flagged rows (most months have none)
+        new = mask & reason.isna()
+        if new.any():
+            reason.loc[new] = text if isinstance(text, str) else text(new)
+
+    flag(raw["file_error"].notna(), lambda m: "file rejected: " + raw["file_error"][m].astype(str))
+    flag(raw["raw_line"].notna(), lambda m: "expected 9 ';'-separated fields, got "
+         + (raw["raw_line"][m].astype(str).str.count(";") + 1).astype(str))
+    stamp = raw["date"].astype(str) + " " + raw["time"].astype(str)
+    local = pd.to_datetime(stamp, format="%d/%m/%Y %H:%M:%S", errors="coerce")
+    if local.isna().any():  # tolerate surrounding blanks before calling a date malformed
+        local = local.fillna(pd.to_datetime(raw["date"].astype(str).str.strip() + " "
+                                            + raw["time"].astype(str).str.strip(),
+                                            format="%d/%m/%Y %H:%M:%S", errors="coerce"))
+    flag(local.isna() & raw["raw_line"].isna(), lambda m: "malformed date/time " + stamp[m].str.slice(0, 40).map(repr))
+    month_end = (pd.Timestamp(month_start) + pd.offsets.MonthBegin(1)).normalize()
+    outside = local.notna() & ((local < pd.Timestamp(month_start)) | (local >= month_end))
+    flag(outside, lambda m: "reading dated " + local[m].dt.strftime("%Y-%m-%d") +
+         f" is outside the month {month_start:%Y-%m}")
+    for name in VALUE_FIELDS:
+        values, malformed = _to_float(raw[name])
+        out[name] = values
+        flag(malformed, lambda m, name=name: f"malformed {SOURCE_NAMES[name]} "
+             + raw[name][m].astype(str).str.slice(0, 20).map(repr))
+    power = out["global_active_power"]
+    flag(power < 0, lambda m: "negative Global_active_power " + power[m].astype(str))
+    low, high = voltage_band
+    volt = out["voltage"]
+    flag((volt < low) | (volt > high), lambda m: f"Voltage outside [{low:g}, {high:g}] V: " + volt[m].astype(str))
+    subs = out["sub_metering_1"].fillna(0) + out["sub_metering_2"].fillna(0) + out["sub_metering_3"].fillna(0)
+    total_wh = power * 1000.0 / 60.0
+    flag(subs > total_wh + SUB_METER_TOLERANCE_WH,
+         lambda m: "sub-meters " + subs[m].round(3).astype(str) + " Wh exceed the total "
+         + total_wh[m].round(3).astype(str) + " Wh")
+
+    out["ts_local"] = local
+    out["ts_utc"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    out["utc_offset_minutes"] = pd.Series(pd.NA, index=raw.index, dtype="Int32")
+    good = reason.isna()
+    for _household, idx in out[good].groupby("household_id").groups.items():
+        utc, offset = localize(local.loc[idx], tz)
+        out.loc[idx, "ts_utc"] = utc
+        out.loc[idx, "utc_offset_minutes"] = offset.astype("Int32")
+    dup = good & out.duplicated(["household_id", "ts_utc"], keep="first") & out["ts_utc"].notna()
+    flag(dup, lambda m: "duplicate reading for " + stamp[m] + " (same UTC minute as an earlier line)")
+    out["reason"] = reason
+    return out
+
+
+def quarantine_line(raw: pd.DataFrame) -> pd.Series:
+    """The delivered line for a quarantine row: ``raw_line`` or the fields joined with ';'."""
+    joined = raw[list(RAW_FIELDS)].astype(object).where(raw[list(RAW_FIELDS)].notna(), "").astype(str)
+    text = joined.apply(lambda col: col).agg(";".join, axis=1) if len(raw) else pd.Series(dtype=object)
+    return raw["raw_line"].where(raw["raw_line"].notna(), text)
+
+
+def format_uci_date(ts: pd.DatetimeIndex) -> pd.Index:
+    """d/m/yyyy without zero padding, as in the published file."""
+    return ts.day.astype(str) + "/" + ts.month.astype(str) + "/" + ts.year.astype(str)
