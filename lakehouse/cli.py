@@ -27,7 +27,7 @@ generate_app = typer.Typer(help="Generate deterministic landing files in the off
 app.add_typer(generate_app, name="generate")
 
 # Domain modules that add `lakehouse generate <what>` commands: each exposes register(generate_app).
-DOMAIN_CLI_MODULES: list[str] = ["spark_jobs.vision.cli", "spark_jobs.energy.cli"]
+DOMAIN_CLI_MODULES: list[str] = ["spark_jobs.vision.cli", "spark_jobs.energy.cli", "spark_jobs.finance.cli"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

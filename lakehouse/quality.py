@@ -73,9 +73,12 @@ def validate(df: DataFrame, suite_name: str, expectations: list[dict[str, Any]])
     """Run the expectations on ``df`` with an ephemeral GX context; return GX's result as a dict."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     context = gx.get_context(mode="ephemeral")
+    # Progress bars go to stderr and would break the one-line failure contract of jobs.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = context.data_sources.add_spark(name="lakehouse")
     asset = source.add_dataframe_asset(name=suite_name)
     batch_definition = asset.add_batch_definition_whole_dataframe("whole")

@@ -91,6 +91,7 @@ class FinanceSettings(BaseModel):
     session_close: str = "16:00"
     schedule_cron: str = "0 16 * * 1-5"  # weekdays 16:00 in exchange_timezone
     catchup: bool = False
+    start_date: str = "2023-01-02"  # first trade date the DAG schedules (matters with catchup)
     landing_prefix: str = "finance/ticks"  # under settings.landing: <prefix>/trade_date=YYYY-MM-DD/
     outlier_mad_k: float = 8.0  # a tick is an outlier beyond k scaled MADs from the rolling median
     outlier_window_minutes: int = 5  # rolling median/MAD over +-this many minutes (per symbol)

@@ -1,12 +1,13 @@
 """Every lakehouse table, declared once. ``ALL_TABLES`` maps identifier -> TableSpec."""
 
-from schemas import core, energy, vision
+from schemas import core, energy, finance, vision
 from schemas.base import NAMESPACES, Column, TableSpec
 
 ALL_TABLES: dict[str, TableSpec] = {
     spec.identifier: spec
     for spec in (
         *core.TABLES,
+        *finance.TABLES,
         *vision.TABLES,
         *energy.TABLES,
     )

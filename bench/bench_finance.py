@@ -1,0 +1,236 @@
+"""Finance benchmark: silver+gold throughput on Spark local[2] vs DuckDB, and the Spark I/O floor.
+
+For each size (ticks per day) the script generates one day of Parquet landing files (default defect
+rates, 50 symbols) and runs, each in its own process so peak memory is measured per engine:
+
+* ``spark_io``        plain Spark read of the landing Parquet and write back (the I/O floor);
+* ``spark_pipeline``  the real pipeline transforms: adapter -> raw -> classify (typing, session,
+                      dedupe, MAD outliers) -> silver + quarantine Parquet -> gold (OHLCV, VWAP, gap
+                      fill, SMA/EMA, returns, volatility) Parquet;
+* ``spark_sql``       the plain OHLCV + VWAP + SMA 5/20/60 + log-return SQL below on Spark;
+* ``duckdb_sql``      the same SQL on DuckDB over the same Parquet files.
+
+Timings exclude JVM start (each Spark worker warms its session first). Peak memory is the maximum
+resident set of the worker's whole process tree (JVM included), sampled every 100 ms.
+
+    .venv/bin/python bench/bench_finance.py --sizes 1000000,5000000,20000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DAY = dt.date(2024, 1, 2)
+TZ, OPEN, CLOSE = "America/New_York", "09:30", "16:00"
+ENGINES = ("spark_io", "spark_pipeline", "spark_sql", "duckdb_sql")
+
+# The same computation for both SQL engines ({src} is a view over the landing Parquet files).
+BARS_SQL = """
+WITH clean AS (
+  SELECT DISTINCT symbol, exchange, ts, price, size, trade_id FROM {src}
+  WHERE symbol IS NOT NULL AND ts IS NOT NULL AND price > 0 AND size > 0
+    AND ts >= TIMESTAMP '{open}' AND ts < TIMESTAMP '{close}'
+), bars AS (
+  SELECT symbol, date_trunc('minute', ts) AS minute_ts,
+         min_by(price, ts) AS open, max(price) AS high, min(price) AS low, max_by(price, ts) AS close,
+         sum(size) AS volume, sum(price * size) / sum(size) AS vwap, count(*) AS trade_count
+  FROM clean GROUP BY symbol, date_trunc('minute', ts)
+)
+SELECT *,
+  avg(close) OVER (PARTITION BY symbol ORDER BY minute_ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS sma_5,
+  avg(close) OVER (PARTITION BY symbol ORDER BY minute_ts ROWS BETWEEN 19 PRECEDING AND CURRENT ROW) AS sma_20,
+  avg(close) OVER (PARTITION BY symbol ORDER BY minute_ts ROWS BETWEEN 59 PRECEDING AND CURRENT ROW) AS sma_60,
+  ln(close / lag(close) OVER (PARTITION BY symbol ORDER BY minute_ts)) AS log_return
+FROM bars
+"""
+
+
+def _session() -> Any:
+    from spark_jobs.finance.session import session_for
+
+    return session_for(DAY, TZ, OPEN, CLOSE)
+
+
+def generate(workdir: Path, ticks: int, symbols: int) -> Path:
+    """Landing Parquet files (one per exchange) for ``ticks`` trades; reused when present."""
+    import pyarrow.parquet as pq
+
+    from spark_jobs.finance.generator import generate_ticks, parquet_table
+
+    landing = workdir / f"landing-{ticks}"
+    if (landing / "_SUCCESS").exists():
+        return landing
+    shutil.rmtree(landing, ignore_errors=True)
+    landing.mkdir(parents=True)
+    batch = generate_ticks(DAY, _session(), symbols=symbols, ticks=ticks, seed=7, formats=("parquet",))
+    for exchange, table in batch.tables.items():
+        pq.write_table(parquet_table(table), landing / f"ticks-{exchange}.parquet", compression="zstd")
+    (landing / "_SUCCESS").write_text(json.dumps({"rows": batch.total_rows}))
+    return landing
+
+
+def _spark(driver_memory: str) -> Any:
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = (SparkSession.builder.master("local[2]").appName("bench-finance")
+             .config("spark.driver.memory", driver_memory)
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.sql.shuffle.partitions", "8")
+             .config("spark.ui.enabled", "false")
+             .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.range(1000).selectExpr("sum(id)").collect()  # warm the JVM before timing
+    return spark
+
+
+def _files(landing: Path) -> list[str]:
+    return sorted(str(p) for p in landing.glob("*.parquet"))
+
+
+def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> float:
+    """Run one engine once; return the seconds of the measured work."""
+    from pyspark import StorageLevel
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    session = _session()
+    sql = BARS_SQL.format(src="ticks", open=session.open_utc.strftime("%Y-%m-%d %H:%M:%S"),
+                          close=session.close_utc.strftime("%Y-%m-%d %H:%M:%S"))
+    if engine == "duckdb_sql":
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET TimeZone='UTC'; SET threads=2")
+        start = time.perf_counter()
+        files = ", ".join(f"'{f}'" for f in _files(landing))
+        con.execute(f"CREATE VIEW ticks AS SELECT * FROM read_parquet([{files}])")
+        con.execute(f"COPY ({sql}) TO '{out / 'bars.parquet'}' (FORMAT PARQUET)")
+        return time.perf_counter() - start
+    spark = _spark(driver_memory)
+    start = time.perf_counter()
+    if engine == "spark_io":
+        spark.read.parquet(*_files(landing)).write.parquet(str(out / "copy"))
+    elif engine == "spark_sql":
+        spark.read.parquet(*_files(landing)).createOrReplaceTempView("ticks")
+        spark.sql(sql).write.parquet(str(out / "bars"))
+    elif engine == "spark_pipeline":
+        from spark_jobs.finance.adapters import read_parquet
+        from spark_jobs.finance.transforms import build_gold, classify_ticks, split_silver_quarantine, to_raw
+
+        landed = None
+        for f in _files(landing):  # as the raw job does: one Parquet file at a time, unioned
+            part = read_parquet(spark, [f])
+            landed = part if landed is None else landed.unionByName(part)
+        raw = to_raw(landed, DAY, "bench", dt.datetime(2024, 1, 2, 22, tzinfo=dt.UTC))
+        classified = classify_ticks(raw, session, cache=True).persist(StorageLevel.DISK_ONLY)
+        silver, quarantine = split_silver_quarantine(classified, DAY, "bench")
+        silver.write.parquet(str(out / "silver"))
+        quarantine.write.parquet(str(out / "quarantine"))
+        classified.unpersist()
+        build_gold(spark.read.parquet(str(out / "silver")), session).write.parquet(str(out / "gold"))
+    else:
+        raise SystemExit(f"unknown engine {engine}")
+    elapsed = time.perf_counter() - start
+    spark.stop()
+    return elapsed
+
+
+def _tree_rss(proc: Any) -> int:
+    import psutil
+
+    total = 0
+    with contextlib.suppress(psutil.Error):
+        for p in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+    return total
+
+
+def measure(engine: str, landing: Path, workdir: Path, driver_memory: str, timeout_s: int) -> dict[str, Any]:
+    """Run ``engine`` in a child process; wall seconds of the work, peak RSS of the process tree."""
+    import psutil
+
+    out = workdir / f"out-{engine}"
+    cmd = [sys.executable, __file__, "--worker", engine, "--landing", str(landing), "--out", str(out),
+           "--driver-memory", driver_memory]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = psutil.Process(child.pid)
+    peak, started = 0, time.monotonic()
+    while child.poll() is None:
+        peak = max(peak, _tree_rss(proc))
+        if time.monotonic() - started > timeout_s:
+            child.kill()
+            return {"engine": engine, "error": f"timeout after {timeout_s}s"}
+        time.sleep(0.1)
+    stdout, stderr = child.communicate()
+    shutil.rmtree(out, ignore_errors=True)
+    if child.returncode != 0:
+        return {"engine": engine, "error": (stderr.strip().splitlines() or ["failed"])[-1][:300]}
+    seconds = float(stdout.strip().splitlines()[-1])
+    return {"engine": engine, "seconds": round(seconds, 2), "peak_rss_mib": round(peak / 2**20)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000000,5000000,20000000", help="comma-separated tick counts")
+    parser.add_argument("--symbols", type=int, default=50)
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--workdir", default="/tmp/lakehouse-bench-finance")
+    parser.add_argument("--driver-memory", default="2g")
+    parser.add_argument("--timeout-s", type=int, default=1800)
+    parser.add_argument("--keep-data", action="store_true", help="keep generated landing files")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--landing", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(worker(args.worker, Path(args.landing), Path(args.out), args.driver_memory))
+        return
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        started = time.perf_counter()
+        landing = generate(workdir, size, args.symbols)
+        rows = json.loads((landing / "_SUCCESS").read_text())["rows"]
+        mib = sum(p.stat().st_size for p in landing.glob("*.parquet")) / 2**20
+        print(f"# {size:,} ticks ({rows:,} rows incl. defects, {mib:.0f} MiB Parquet) generated in "
+              f"{time.perf_counter() - started:.1f}s", flush=True)
+        runs = {}
+        for engine in args.engines.split(","):
+            result = measure(engine, landing, workdir, args.driver_memory, args.timeout_s)
+            if "seconds" in result:
+                result["ticks_per_s"] = round(rows / result["seconds"])
+            runs[engine] = result
+            print(json.dumps({"ticks": size, **result}), flush=True)
+        ratios = {}
+        if "seconds" in runs.get("spark_pipeline", {}) and "seconds" in runs.get("spark_io", {}):
+            ratios["pipeline_over_io_floor"] = round(runs["spark_pipeline"]["seconds"] / runs["spark_io"]["seconds"], 2)
+        if "seconds" in runs.get("spark_sql", {}) and "seconds" in runs.get("duckdb_sql", {}):
+            ratios["spark_sql_over_duckdb"] = round(runs["spark_sql"]["seconds"] / runs["duckdb_sql"]["seconds"], 2)
+        if "seconds" in runs.get("spark_pipeline", {}) and "seconds" in runs.get("duckdb_sql", {}):
+            ratios["pipeline_over_duckdb"] = round(runs["spark_pipeline"]["seconds"] / runs["duckdb_sql"]["seconds"], 2)
+        print(json.dumps({"ticks": size, "ratios": ratios}), flush=True)
+        results.append({"ticks": size, "rows": rows, "runs": runs, "ratios": ratios})
+        if not args.keep_data:
+            shutil.rmtree(landing, ignore_errors=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
