@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help install jars init demo test test-unit test-s3 lint lock clean airflow-db
 
 help:
-	@echo "make demo      set up everything and run the main job on the embedded default profile"
+	@echo "make demo      set up everything and run the three pipelines' DAGs on the embedded default profile"
 	@echo "make test      set up everything and run the test suite"
 	@echo "make test-s3   run the S3 integration tests against LAKEHOUSE_TEST_S3_ENDPOINT (MinIO)"
 	@echo "make lint      ruff"
@@ -33,7 +33,7 @@ init: jars
 	$(BIN)/lakehouse init
 
 demo: jars
-	$(BIN)/lakehouse demo
+	bash infra/scripts/demo.sh
 
 test: jars
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
