@@ -32,11 +32,15 @@ DATASET_ARG = ["--option", "dataset={{ params.dataset }}"]
 
 
 def _kubernetes_operator() -> Any:
-    """KubernetesPodOperator when the provider is installed, else None (training stays in-process)."""
+    """KubernetesPodOperator; asking for GPU pods without the provider is a configuration error,
+    not a reason to train silently on the Airflow worker."""
     try:
         from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-    except ImportError:
-        return None
+    except ImportError as exc:
+        raise ImportError(
+            "LAKEHOUSE_VISION__TRAIN_ON_KUBERNETES=true needs apache-airflow-providers-cncf-kubernetes: "
+            "install it or turn the setting off"
+        ) from exc
     return KubernetesPodOperator
 
 
