@@ -20,19 +20,25 @@ from tests.support.servers import S3Endpoint, s3_endpoint
 for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_") and not k.startswith("LAKEHOUSE_TEST_")]:
     del os.environ[_key]
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+_BASELINE_LAKEHOUSE_ENV = {k: v for k, v in os.environ.items() if k.startswith("LAKEHOUSE_")}
+
+
+def _reset_lakehouse_env() -> None:
+    from lakehouse.settings import get_settings
+
+    for key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
+        del os.environ[key]
+    os.environ.update(_BASELINE_LAKEHOUSE_ENV)
+    get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)
 def _isolated_lakehouse_env() -> Iterator[None]:
-    """Tests that run DAGs or CLIs export settings as LAKEHOUSE_* variables; undo that after each test."""
-    from lakehouse.settings import get_settings
-
-    saved = {k: v for k, v in os.environ.items() if k.startswith("LAKEHOUSE_")}
+    """Running a DAG exports settings as LAKEHOUSE_* variables (also from module-scoped fixtures);
+    every test starts and ends with the session's clean baseline instead."""
+    _reset_lakehouse_env()
     yield
-    for key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
-        del os.environ[key]
-    os.environ.update(saved)
-    get_settings.cache_clear()
+    _reset_lakehouse_env()
 
 
 @pytest.fixture(scope="session")
