@@ -13,8 +13,9 @@ Trigger manually with the `dataset` parameter (`mnist` or `cifar10`); set
 5. **gate_gold**: GX suite `gold_image_training_set` (class balance, split shares, no hash in two
    splits, pixel statistics); publishes Gold. A failed gate stops the run before training.
 6. **train_register**: trains on the published Gold snapshot (in-process, or a GPU pod with
-   `settings.vision.train_on_kubernetes` when the cncf-kubernetes provider is installed), evaluates
-   and registers the model with the snapshot id.
+   `settings.vision.train_on_kubernetes`: a one-GPU pod from infra/k8s/vision-train-pod.yaml on the
+   cluster of the `settings.vision.k8s_conn_id` connection), evaluates and registers the model with the
+   snapshot id.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ with DAG(
         train = pod_operator(
             task_id="train_register",
             name="vision-train",
+            kubernetes_conn_id=settings.vision.k8s_conn_id,
             namespace=settings.vision.k8s_namespace,
             image=settings.vision.k8s_image,
             cmds=container["command"],

@@ -153,6 +153,7 @@ class VisionSettings(BaseModel):
     weight_decay: float = 5e-4
     device: str = "auto"  # auto (CUDA when present), cpu or cuda
     # Kubernetes training pod (cluster profile with train_on_kubernetes).
+    k8s_conn_id: str = "kubernetes_default"  # Airflow connection to the cluster (in-cluster config when absent)
     k8s_namespace: str = "lakehouse"
     k8s_image: str = "lakehouse/vision-train:latest"
     k8s_pod_template: str = "infra/k8s/vision-train-pod.yaml"
@@ -260,10 +261,11 @@ class LakehouseSettings(BaseSettings):
         """Fully qualified Spark name of a table, e.g. ``lakehouse.raw.ticks``."""
         return f"{self.catalog.name}.{identifier}"
 
-    def to_env(self) -> dict[str, str]:
-        """These settings as LAKEHOUSE_* variables (secrets included), for child processes."""
+    def to_env(self, *, include_secrets: bool = True) -> dict[str, str]:
+        """These settings as LAKEHOUSE_* variables for child processes; secrets left out on request
+        (for specs that are stored or shown, e.g. a Kubernetes pod, whose secrets come from a Secret)."""
         env: dict[str, str] = {}
-        _flatten("LAKEHOUSE", self, env)
+        _flatten("LAKEHOUSE", self, env, include_secrets)
         return env
 
     def describe(self) -> dict[str, Any]:
@@ -271,12 +273,14 @@ class LakehouseSettings(BaseSettings):
         return self.model_dump(mode="json")
 
 
-def _flatten(prefix: str, value: Any, env: dict[str, str]) -> None:
+def _flatten(prefix: str, value: Any, env: dict[str, str], include_secrets: bool = True) -> None:
     if isinstance(value, BaseModel):
         for name in type(value).model_fields:
-            _flatten(f"{prefix}{'_' if prefix == 'LAKEHOUSE' else '__'}{name.upper()}", getattr(value, name), env)
+            _flatten(f"{prefix}{'_' if prefix == 'LAKEHOUSE' else '__'}{name.upper()}", getattr(value, name), env,
+                     include_secrets)
     elif isinstance(value, SecretStr):
-        env[prefix] = value.get_secret_value()
+        if include_secrets:
+            env[prefix] = value.get_secret_value()
     elif isinstance(value, dict):
         env[prefix] = json.dumps(value)
     elif value is not None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import yaml
 
-from lakehouse import storage
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
 
@@ -22,9 +21,23 @@ def pod_name(dataset: str, run_id: str) -> str:
     return safe[:63].rstrip("-")
 
 
+# Settings the training process needs, passed to the pod as LAKEHOUSE_* variables so it sees the same
+# lake as the Airflow worker; worker-local sections (home, jars, Spark, Airflow) and the pod's own knobs stay out.
+_POD_SETTINGS_PREFIXES = ("LAKEHOUSE_PROFILE", "LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_LANDING", "LAKEHOUSE_ARTIFACTS",
+                          "LAKEHOUSE_CATALOG__", "LAKEHOUSE_S3__", "LAKEHOUSE_VISION__")
+_POD_OWN_SETTINGS = ("LAKEHOUSE_VISION__DEVICE", "LAKEHOUSE_VISION__TRAIN_ON_KUBERNETES", "LAKEHOUSE_VISION__K8S_")
+
+
+def pod_settings_env(settings: LakehouseSettings) -> dict[str, str]:
+    """The non-secret settings for the training pod (credentials come from the pod's Secret)."""
+    return {key: value for key, value in settings.to_env(include_secrets=False).items()
+            if key.startswith(_POD_SETTINGS_PREFIXES) and not key.startswith(_POD_OWN_SETTINGS)}
+
+
 def render_pod_spec(settings: LakehouseSettings, *, dataset: str, logical_date: str, run_id: str,
                     secret_name: str = "lakehouse-credentials") -> dict[str, Any]:
-    """The pod spec as a dict, with image, namespace, command arguments and non-secret settings filled in."""
+    """The pod spec as a dict: image, namespace and command arguments filled in, and the non-secret
+    settings appended to the training container's environment."""
     path = Path(settings.vision.k8s_pod_template)
     if not path.is_absolute():
         path = PROJECT_ROOT / path
@@ -33,9 +46,7 @@ def render_pod_spec(settings: LakehouseSettings, *, dataset: str, logical_date: 
     values = {
         "POD_NAME": pod_name(dataset, run_id), "NAMESPACE": settings.vision.k8s_namespace,
         "IMAGE": settings.vision.k8s_image, "DATASET": dataset, "LOGICAL_DATE": logical_date, "RUN_ID": run_id,
-        "PROFILE": settings.profile, "WAREHOUSE": storage.to_uri(settings.warehouse),
-        "ARTIFACTS": storage.to_uri(settings.artifacts), "CATALOG_URI": settings.catalog.uri,
-        "S3_ENDPOINT": settings.s3.endpoint_url or "", "SECRET_NAME": secret_name,
+        "SECRET_NAME": secret_name,
     }
     try:
         text = Template(path.read_text()).substitute(values)
@@ -44,4 +55,12 @@ def render_pod_spec(settings: LakehouseSettings, *, dataset: str, logical_date: 
     spec = yaml.safe_load(text)
     if not isinstance(spec, dict) or spec.get("kind") != "Pod":
         raise LakehouseError(f"training pod template {path} does not describe a Pod")
+    containers = spec.get("spec", {}).get("containers") or []
+    if not containers:
+        raise LakehouseError(f"training pod template {path} has no container")
+    env = containers[0].setdefault("env", [])
+    # Values set in the template (the pod's own, e.g. the CUDA device) win over the worker's settings.
+    present = {item["name"] for item in env}
+    env.extend({"name": key, "value": value} for key, value in sorted(pod_settings_env(settings).items())
+               if key not in present)
     return spec

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse.settings import LakehouseSettings
+from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
 from spark_jobs.vision import generator, io
+from spark_jobs.vision.k8s import render_pod_spec
 from tests.support.airflow import run_dag, task_states
 
 DAYS = {("mnist", "local"): dt.date(2022, 3, 1), ("cifar10", "local"): dt.date(2022, 3, 2),
@@ -46,3 +51,35 @@ def test_vision_dag_runs_end_to_end(airflow_env, spark, lake, dataset) -> None:
     assert len(models) == 1
     assert models[0]["artifact_uri"].startswith(("s3://", "file://"))
     assert 0.0 <= models[0]["metrics"]["test_accuracy"] <= 1.0
+
+
+def _run_training_pod_locally(settings: LakehouseSettings, dataset: str, day: dt.date, run_id: str) -> dict:
+    """Run the GPU pod's container command here with only the pod's environment plus what its Secret
+    holds: proves the pod trains on the same lake as the DAG (CPU, since this machine has no GPU)."""
+    container = render_pod_spec(settings, dataset=dataset, logical_date=day.isoformat(),
+                                run_id=run_id)["spec"]["containers"][0]
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.update({item["name"]: item["value"] for item in container["env"]})
+    secret = {"AWS_ACCESS_KEY_ID": settings.s3.access_key_id, "AWS_SECRET_ACCESS_KEY": settings.s3.secret_access_key}
+    env.update({key: value.get_secret_value() for key, value in secret.items() if value is not None})
+    env["LAKEHOUSE_VISION__DEVICE"] = "cpu"
+    result = subprocess.run([sys.executable if part == "python" else part for part in container["command"]]
+                            + container["args"], env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_training_pod_command_registers_a_model_on_the_dag_lake(airflow_env, lake) -> None:
+    """The KubernetesPodOperator's container (command, args, env) trains on the Gold table the DAG built."""
+    from ml.registry import list_models
+
+    dataset = "mnist"
+    day = DAYS[(dataset, "s3" if lake.uses_s3 else "local")]
+    settings = _fast(lake)
+    if not any(m["logical_date"] == day for m in list_models(settings, "vision_mnist_cnn")):  # run alone
+        generator.write_files(settings, io.landing_dir(settings, dataset),
+                              generator.generate_files(dataset, 80, seed=11))
+        run_dag("vision_cnn_classifier", day, settings, run_conf={"dataset": dataset})
+    summary = _run_training_pod_locally(settings, dataset, day, "pod__check")
+    models = [m for m in list_models(settings, "vision_mnist_cnn") if m["model_version"] == "pod__check"]
+    assert len(models) == 1 and models[0]["metrics"]["test_accuracy"] == pytest.approx(summary["test_accuracy"])

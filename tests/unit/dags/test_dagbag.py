@@ -20,11 +20,11 @@ print(json.dumps({"dags": sorted(bag.dag_ids), "errors": {k: str(v)[-600:] for k
 """
 
 
-def _parse(tmp_path, **extra: str) -> dict:  # type: ignore[no-untyped-def]
+def _parse(tmp_path, prelude: str = "", **extra: str) -> dict:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "AIRFLOW"))}
     env.update({"AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "LAKEHOUSE_HOME": str(tmp_path / "lake"), **extra})
-    result = subprocess.run([sys.executable, "-c", _PARSE, str(PROJECT_ROOT / "dags"), ",".join(HEAVY)],
+    result = subprocess.run([sys.executable, "-c", prelude + _PARSE, str(PROJECT_ROOT / "dags"), ",".join(HEAVY)],
                             env=env, capture_output=True, text=True, timeout=300, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -38,13 +38,59 @@ def test_dag_files_parse_light_and_clean(tmp_path) -> None:
         assert dag_file.read_text().startswith('"""'), f"{dag_file.name} needs a module docstring (DAG docs)"
 
 
+_HIDE_KUBERNETES_PROVIDER = "import sys; sys.modules['airflow.providers.cncf.kubernetes.operators.pod'] = None\n"
+
+_BUILD_POD = """
+import json, runpy, sys, types
+from kubernetes.client import ApiClient
+dag = runpy.run_path(sys.argv[1])["dag"]
+task = dag.get_task("train_register")
+ti = types.SimpleNamespace(dag_id=dag.dag_id, task_id=task.task_id, map_index=-1, try_number=1)
+context = {"params": {"dataset": "cifar10"}, "ds": "2024-05-06", "run_id": "manual__2024-05-06", "ti": ti, "dag": dag}
+task.render_template_fields(context)
+pod = ApiClient().sanitize_for_serialization(task.build_pod_request_obj(context))
+print(json.dumps({"operator": type(task).__name__, "upstream": sorted(task.upstream_task_ids), "pod": pod}))
+"""
+
+# Kubernetes client configuration that is never contacted: building a pod request only needs one to exist.
+_OFFLINE_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: offline, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: offline, user: {token: unused}}]
+contexts: [{name: offline, context: {cluster: offline, user: offline}}]
+current-context: offline
+"""
+
+
 def test_gpu_pods_without_the_kubernetes_provider_is_a_visible_import_error(tmp_path) -> None:
-    try:
-        import airflow.providers.cncf.kubernetes  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        return  # provider installed: the pod task is built instead (rendered in tests/unit/vision)
-    parsed = _parse(tmp_path, LAKEHOUSE_VISION__TRAIN_ON_KUBERNETES="true")
+    parsed = _parse(tmp_path, prelude=_HIDE_KUBERNETES_PROVIDER, LAKEHOUSE_VISION__TRAIN_ON_KUBERNETES="true")
     errors = [e for f, e in parsed["errors"].items() if f.endswith("dag_vision_classifier.py")]
     assert errors and "apache-airflow-providers-cncf-kubernetes" in errors[0]
+
+
+def test_gpu_training_task_builds_a_one_gpu_pod_without_a_cluster(tmp_path) -> None:
+    """The KubernetesPodOperator path: Airflow renders the templated pod and builds the request it would send."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(_OFFLINE_KUBECONFIG)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "AIRFLOW", "KUBE"))}
+    env.update({"AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "KUBECONFIG": str(kubeconfig),
+                "LAKEHOUSE_HOME": str(tmp_path / "lake"), "LAKEHOUSE_PROFILE": "cluster",
+                "LAKEHOUSE_VISION__TRAIN_ON_KUBERNETES": "true", "LAKEHOUSE_CATALOG__PASSWORD": "catalog-pw"})
+    result = subprocess.run([sys.executable, "-c", _BUILD_POD, str(PROJECT_ROOT / "dags" / "dag_vision_classifier.py")],
+                            env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    built = json.loads(result.stdout.strip().splitlines()[-1])
+    assert built["operator"] == "KubernetesPodOperator" and built["upstream"] == ["gate_gold"]
+    pod = built["pod"]
+    assert pod["metadata"]["namespace"] == "lakehouse" and pod["metadata"]["labels"]["lakehouse/dataset"] == "cifar10"
+    (container,) = pod["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "ml.vision"]
+    assert container["args"] == ["--dataset", "cifar10", "--logical-date", "2024-05-06",
+                                 "--run-id", "manual__2024-05-06"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert container["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    env_vars = {e["name"]: e["value"] for e in container["env"]}
+    assert env_vars["LAKEHOUSE_PROFILE"] == "cluster" and env_vars["LAKEHOUSE_VISION__DEVICE"] == "cuda"
+    assert container["envFrom"] == [{"secretRef": {"name": "lakehouse-credentials"}}]
+    assert "catalog-pw" not in json.dumps(pod)
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"]["tolerations"]

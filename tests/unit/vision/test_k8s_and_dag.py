@@ -14,7 +14,10 @@ from spark_jobs.vision.k8s import pod_name, render_pod_spec
 
 
 def test_render_pod_spec_requests_one_gpu(tmp_path: Path) -> None:
-    settings = LakehouseSettings(profile="cluster", home=tmp_path)
+    settings = LakehouseSettings(profile="cluster", home=tmp_path,
+                                 catalog={"name": "prod", "password": "catalog-pw"},
+                                 s3={"access_key_id": "AKIAKEY", "secret_access_key": "s3-secret"},
+                                 vision={"epochs": {"mnist": 2, "cifar10": 30}, "device": "cpu"})
     spec = render_pod_spec(settings, dataset="cifar10", logical_date="2024-05-06", run_id="manual__2024-05-06")
     assert spec["kind"] == "Pod" and spec["metadata"]["namespace"] == settings.vision.k8s_namespace
     container = spec["spec"]["containers"][0]
@@ -26,7 +29,18 @@ def test_render_pod_spec_requests_one_gpu(tmp_path: Path) -> None:
                                  "manual__2024-05-06"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["LAKEHOUSE_PROFILE"] == "cluster" and env["LAKEHOUSE_WAREHOUSE"].startswith("s3://")
-    assert not any("SECRET" in k or "PASSWORD" in k for k in env)  # secrets only via the Secret
+    # The pod sees the worker's lake: catalog name, URI and user, the S3 endpoint, the training knobs...
+    assert env["LAKEHOUSE_CATALOG__NAME"] == "prod" and env["LAKEHOUSE_CATALOG__USER"] == "lakehouse"
+    assert env["LAKEHOUSE_CATALOG__URI"] == settings.catalog.uri
+    assert env["LAKEHOUSE_S3__ENDPOINT_URL"] == settings.s3.endpoint_url
+    assert json.loads(env["LAKEHOUSE_VISION__EPOCHS"]) == {"mnist": 2, "cifar10": 30}
+    # ...but trains on its GPU, and never carries secrets (they come from the Secret) or worker paths.
+    assert env["LAKEHOUSE_VISION__DEVICE"] == "cuda"
+    assert [e["name"] for e in container["env"]].count("LAKEHOUSE_VISION__DEVICE") == 1
+    values = " ".join(env.values())
+    assert "catalog-pw" not in values and "AKIAKEY" not in values and "s3-secret" not in values
+    assert not any("SECRET" in k or "PASSWORD" in k or "ACCESS_KEY" in k for k in env)
+    assert not any(k.startswith(("LAKEHOUSE_HOME", "LAKEHOUSE_JARS", "LAKEHOUSE_SPARK")) for k in env)
     assert container["envFrom"][0]["secretRef"]["name"]
     assert spec["metadata"]["name"] == "vision-train-cifar10-manual--2024-05-06"
     assert len(pod_name("mnist", "x" * 200)) <= 63
