@@ -1,4 +1,4 @@
-"""`lakehouse generate images`: deterministic MNIST / CIFAR-10 files in the official formats."""
+"""`lakehouse generate images`: deterministic MNIST / CIFAR-10 files in the official formats or as PNGs."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def register(generate_app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same bytes)")] = 0,
         test_fraction: Annotated[float, typer.Option("--test-fraction", help="share written as test")] = 0.2,
         gzip_idx: Annotated[bool, typer.Option("--gzip/--no-gzip", help="gzip MNIST IDX files")] = True,
+        image_format: Annotated[str, typer.Option("--format", help="official (IDX / CIFAR pickles) or png "
+                                                  "(png/<split>/<class>/*.png image folders)")] = "official",
         dest: Annotated[str | None, typer.Option("--dest", help="directory/URI (default: landing zone)")] = None,
         digits: Annotated[bool, typer.Option("--sklearn-digits", help="write scikit-learn's real 8x8 digits "
                                              "(1797, upscaled to 28x28) as the MNIST delivery instead")] = False,
@@ -35,6 +37,9 @@ def register(generate_app: typer.Typer) -> None:
                 typer.echo(f"wrote  {uri}")
             return
         written = generator.generate_to_landing(get_settings(), dataset, n, seed=seed, test_fraction=test_fraction,
-                                                gzip_idx=gzip_idx, dest=dest)
+                                                gzip_idx=gzip_idx, dest=dest, image_format=image_format)
+        if image_format == "png":
+            typer.echo(f"wrote  {len(written)} PNG files under {dest or landing_dir(get_settings(), dataset)}/png")
+            return
         for uri in written:
             typer.echo(f"wrote  {uri}")

@@ -1,11 +1,12 @@
-"""MNIST IDX and CIFAR-10 python-pickle batches: strict readers and writers (pure, bytes in / bytes out).
+"""MNIST IDX, CIFAR-10 python-pickle batches and per-image PNG folders: strict readers and writers
+(pure, bytes in / bytes out).
 
 Readers refuse anything that is not exactly the official layout, with a message that names the file
 and what is wrong (wrong magic number, truncated data, trailing bytes, label/image count mismatch,
 corrupt or foreign pickle). CIFAR-10 batches are unpickled with a restricted unpickler that only
 resolves the few numpy globals an ndarray needs, so a crafted pickle can never run code.
-Per-image problems (a label out of range, for instance) are not format errors: they are left to the
-silver validation, which quarantines the image.
+Per-image problems (a label out of range, a PNG that does not decode) are not delivery errors: they
+are left to the silver validation, which quarantines the image and keeps the rest.
 """
 
 from __future__ import annotations
@@ -278,6 +279,8 @@ def decode_images(source_format: str, data: bytes, name: str) -> np.ndarray:
         return read_idx_images(data, name)
     if source_format == "cifar-pickle":
         return read_cifar_images(data, name)
+    if source_format == "png":
+        return decode_png(data, name)[None]
     raise FormatError(f"{name}: unknown source format {source_format!r}")
 
 
@@ -291,19 +294,22 @@ def _find(files: Mapping[str, bytes], base: str) -> str | None:
 def expected_files(dataset: str) -> list[str]:
     """The official file names of a dataset, for messages."""
     if dataset == "mnist":
-        return [f"{name}[.gz]" for pair in MNIST_FILES.values() for name in pair]
-    return [*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH, CIFAR_META]
+        return [f"{name}[.gz]" for pair in MNIST_FILES.values() for name in pair] + ["or png/<split>/<class>/*.png"]
+    return [*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH, CIFAR_META, "or png/<split>/<class>/*.png"]
 
 
 def read_delivery(dataset: str, files: Mapping[str, bytes]) -> list[DeliveredBatch]:
     """Read every pixel file of a delivery (``{relative name: bytes}``); fail on the first bad file.
 
     MNIST needs all four IDX files; CIFAR-10 needs ``batches.meta``, ``test_batch`` and at least one
-    ``data_batch_N`` (the official archive has five).
+    ``data_batch_N`` (the official archive has five). A delivery of only a ``png/`` folder has no
+    official files (empty result); its images are read by :func:`read_png_delivery`.
     """
     dataset_spec(dataset)
     out: list[DeliveredBatch] = []
     if dataset == "mnist":
+        if not any(_find(files, base) for base in _official_bases(dataset)) and png_files(files):
+            return []  # a PNG-folder delivery only (read_png_delivery)
         for split, (images_base, labels_base) in MNIST_FILES.items():
             images_name, labels_name = _find(files, images_base), _find(files, labels_base)
             if images_name is None or labels_name is None:
@@ -314,16 +320,125 @@ def read_delivery(dataset: str, files: Mapping[str, bytes]) -> list[DeliveredBat
             out.append(DeliveredBatch(images_name, source_format_of(dataset, files[images_name]), batch,
                                       (labels_name,)))
         return out
+    if not any(_find(files, base) for base in _official_bases(dataset)) and png_files(files):
+        return []  # a PNG-folder delivery only (read_png_delivery)
     meta_name = _find(files, CIFAR_META)
     test_name = _find(files, CIFAR_TEST_BATCH)
     train_names = [n for n in (_find(files, b) for b in CIFAR_TRAIN_BATCHES) if n is not None]
     if meta_name is None or test_name is None or not train_names:
-        raise FormatError("CIFAR-10 delivery is incomplete: need batches.meta, test_batch and data_batch_1..5 "
-                          f"(found {', '.join(sorted(files)) or 'nothing'})")
+        raise FormatError("CIFAR-10 delivery is incomplete: need batches.meta, test_batch and data_batch_1..5, "
+                          f"or only png/<split>/<class>/*.png (found {', '.join(sorted(files)) or 'nothing'})")
     names = read_cifar_meta(files[meta_name], meta_name)
     if len(names) != DATASETS["cifar10"].num_classes:
         raise FormatError(f"{meta_name}: {len(names)} label names, expected 10")
     for name in [*train_names, test_name]:
         split = "test" if name == test_name else "train"
         out.append(DeliveredBatch(name, "cifar-pickle", read_cifar_batch(files[name], name, split), (meta_name,)))
+    return out
+
+
+def _official_bases(dataset: str) -> list[str]:
+    if dataset == "mnist":
+        return [name for pair in MNIST_FILES.values() for name in pair]
+    return [*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH, CIFAR_META]
+
+
+# ---- per-image PNG folders ----------------------------------------------------------------------
+# Layout: png/<split>/<class>/<file>.png, the way MNIST and CIFAR-10 are also passed around as image
+# folders (split "training"/"testing" accepted; class = index or CIFAR-10 class name).
+PNG_DIR = "png"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PNG_SPLITS = {"train": "train", "training": "train", "test": "test", "testing": "test"}
+MAX_PNG_PIXELS = 1 << 20  # far above any dataset image; refuses decompression bombs before decoding
+_PNG_MODES = {"L": 1, "RGB": 3}
+
+
+def decode_png(data: bytes, name: str) -> np.ndarray:
+    """One PNG image -> uint8 ``(C, H, W)`` (greyscale: 1 channel, RGB: 3), or a FormatError saying why not."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data.startswith(PNG_MAGIC):
+        raise FormatError(f"{name}: not a PNG file (wrong signature)")
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            width, height = image.size
+            if width * height > MAX_PNG_PIXELS:
+                raise FormatError(f"{name}: PNG of {width}x{height} pixels is larger than any dataset image")
+            if image.mode not in _PNG_MODES:
+                raise FormatError(f"{name}: unsupported PNG mode {image.mode!r} (expected greyscale L or RGB)")
+            image.load()
+            pixels = np.asarray(image, dtype=np.uint8)
+    except FormatError:
+        raise
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise FormatError(f"{name}: PNG does not decode ({type(exc).__name__}: {exc})") from None
+    return pixels[None] if pixels.ndim == 2 else np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def write_png(pixels: np.ndarray) -> bytes:
+    """uint8 ``(C, H, W)`` (C = 1 or 3) -> PNG bytes (same pixels, same bytes)."""
+    from PIL import Image
+
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim != 3 or pixels.shape[0] not in (1, 3):
+        raise ValueError(f"PNG pixels must be (1|3, H, W), got {pixels.shape}")
+    image = Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def png_files(files: Mapping[str, bytes]) -> list[str]:
+    """Names of a delivery that lie in its ``png/`` folder."""
+    return sorted(name for name in files if name.startswith(PNG_DIR + "/"))
+
+
+@dataclass(frozen=True)
+class DeliveredImage:
+    """One PNG of a delivery: split and label from its folders; pixels, or why they do not decode."""
+
+    file_name: str
+    source_split: str
+    label: int
+    file_sha256: str
+    pixels: np.ndarray | None
+    decode_error: str | None
+
+
+def _png_label(dataset: str, folder: str) -> int | None:
+    spec = dataset_spec(dataset)
+    if folder.isdigit():
+        return int(folder) if int(folder) < spec.num_classes else None
+    return spec.class_names.index(folder) if folder in spec.class_names else None
+
+
+def read_png_delivery(dataset: str, files: Mapping[str, bytes]) -> list[DeliveredImage]:
+    """Every PNG of a delivery's ``png/<split>/<class>/`` folders, decoded.
+
+    Misplaced files (wrong depth, unknown split or class folder, not ``.png``) are a delivery error
+    that names them: nothing is landed. A PNG that does not decode is kept with its reason, for silver
+    to quarantine.
+    """
+    import hashlib
+
+    spec = dataset_spec(dataset)
+    out: list[DeliveredImage] = []
+    misplaced: list[str] = []
+    for name in png_files(files):
+        parts = name.split("/")
+        label = _png_label(dataset, parts[2]) if len(parts) == 4 else None
+        if len(parts) != 4 or parts[1] not in PNG_SPLITS or label is None or not parts[3].lower().endswith(".png"):
+            misplaced.append(name)
+            continue
+        data = files[name]
+        try:
+            pixels, error = decode_png(data, name), None
+        except FormatError as exc:
+            pixels, error = None, str(exc)
+        out.append(DeliveredImage(name, PNG_SPLITS[parts[1]], label, hashlib.sha256(data).hexdigest(), pixels, error))
+    if misplaced:
+        shown = ", ".join(misplaced[:5]) + (f" and {len(misplaced) - 5} more" if len(misplaced) > 5 else "")
+        raise FormatError(f"{len(misplaced)} file(s) not in png/<train|test>/<class>/<name>.png with a "
+                          f"{spec.name} class (0..{spec.num_classes - 1}"
+                          f"{' or a class name' if spec.name == 'cifar10' else ''}): {shown}")
     return out

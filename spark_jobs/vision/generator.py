@@ -1,4 +1,5 @@
-"""Deterministic MNIST / CIFAR-10 look-alikes in the official file formats (tests and the demo).
+"""Deterministic MNIST / CIFAR-10 look-alikes in the official file formats or as PNG image folders
+(tests and the demo).
 
 MNIST-like images are seven-segment digits drawn with random shift, stroke width, intensity and
 noise; CIFAR-like images are class-specific colour pairs and stripe orientations with jitter and
@@ -80,13 +81,26 @@ def cifar_like(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (np.clip(out, 0.0, 1.0) * 255).astype(np.uint8)
 
 
+def png_folder_files(images: np.ndarray, labels: np.ndarray, split: str, *, start: int = 0) -> dict[str, bytes]:
+    """``png/<split>/<label>/<index>.png`` files of uint8 ``(N, C, H, W)`` images."""
+    return {f"{formats.PNG_DIR}/{split}/{int(label)}/{start + i:06d}.png": formats.write_png(image)
+            for i, (image, label) in enumerate(zip(images, labels, strict=True))}
+
+
 def generate_files(dataset: str, n: int, *, seed: int = 0, test_fraction: float = 0.2,
-                   gzip_idx: bool = True) -> dict[str, bytes]:
-    """``{relative file name: bytes}`` of a delivery of ``n`` images, exactly as the archives ship it."""
+                   gzip_idx: bool = True, image_format: str = "official") -> dict[str, bytes]:
+    """``{relative file name: bytes}`` of a delivery of ``n`` images, exactly as the archives ship it
+    (``image_format="official"``) or as ``png/<split>/<class>/`` image folders (``"png"``)."""
     formats.dataset_spec(dataset)
+    if image_format not in ("official", "png"):
+        raise LakehouseError(f"unknown image format {image_format!r}: choose official or png")
     rng = np.random.default_rng([seed, 0 if dataset == "mnist" else 1])
     labels, n_test = _split_labels(n, test_fraction, rng)
     train_labels, test_labels = labels[: n - n_test], labels[n - n_test :]
+    if image_format == "png":
+        images = mnist_like(labels, rng)[:, None] if dataset == "mnist" else cifar_like(labels, rng)
+        return {**png_folder_files(images[: n - n_test], train_labels, "train"),
+                **png_folder_files(images[n - n_test :], test_labels, "test", start=n - n_test)}
     if dataset == "mnist":
         files: dict[str, bytes] = {}
         suffix = ".gz" if gzip_idx else ""
@@ -150,9 +164,11 @@ def write_files(settings: LakehouseSettings, dest_uri: str, files: dict[str, byt
 
 
 def generate_to_landing(settings: LakehouseSettings, dataset: str, n: int, *, seed: int = 0,
-                        test_fraction: float = 0.2, gzip_idx: bool = True, dest: str | None = None) -> list[str]:
+                        test_fraction: float = 0.2, gzip_idx: bool = True, dest: str | None = None,
+                        image_format: str = "official") -> list[str]:
     """Generate a delivery and write it to the dataset's landing directory (or ``dest``)."""
     from spark_jobs.vision.io import landing_dir
 
-    files = generate_files(dataset, n, seed=seed, test_fraction=test_fraction, gzip_idx=gzip_idx)
+    files = generate_files(dataset, n, seed=seed, test_fraction=test_fraction, gzip_idx=gzip_idx,
+                           image_format=image_format)
     return write_files(settings, dest or landing_dir(settings, dataset), files)

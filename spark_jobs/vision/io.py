@@ -2,17 +2,21 @@
 
 Layout:
 - landing: ``{landing}/vision/<dataset>/`` holds the delivery exactly as the official archive ships it
-  (MNIST: the four IDX files, gzipped or not; CIFAR-10: ``cifar-10-batches-py/`` batches + meta).
+  (MNIST: the four IDX files, gzipped or not; CIFAR-10: ``cifar-10-batches-py/`` batches + meta), or
+  as ``png/<split>/<class>/*.png`` image folders.
 - raw zone: ``{warehouse}/raw_files/vision/<dataset>/ingest_date=<date>/<file>``: the delivered files,
   unchanged; ``raw.image_manifest`` points into them (file URI + record index). Whole files rather
-  than one object per image: 70k tiny objects are slow to list and fetch on S3, one file is one GET.
+  than one object per image: tiny objects cost one request each, and on S3 that makes landing and
+  checking a PNG delivery hundreds of times slower than the same images in IDX files
+  (bench/bench_vision_storage.py). PNG deliveries are kept as delivered, with concurrent requests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +36,9 @@ if TYPE_CHECKING:
     from schemas.base import TableSpec
 
 MAX_LANDING_FILE_BYTES = 1 << 30
+# Per-image objects (PNG deliveries) cost one request each: on S3 the round trips dominate, not the
+# CPU, so they are fetched and stored concurrently (pyarrow filesystems are thread-safe).
+IO_THREADS = 16
 
 
 def landing_dir(settings: LakehouseSettings, dataset: str) -> str:
@@ -54,10 +61,24 @@ def read_bytes(settings: LakehouseSettings, uri: str) -> bytes:
 
 def write_bytes(settings: LakehouseSettings, uri: str, data: bytes) -> None:
     """Write (replace) a local or S3 object."""
+    import pyarrow.fs as pafs
+
     fs, path = storage.filesystem(settings, uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    if isinstance(fs, pafs.LocalFileSystem):  # S3 has no directories: a create_dir there is an extra request
+        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(path) as out:
         out.write(data)
+
+
+def write_many(settings: LakehouseSettings, objects: Mapping[str, bytes]) -> None:
+    """Write ``{uri: bytes}`` concurrently (a first failure is raised)."""
+    if len(objects) <= 1:
+        for uri, data in objects.items():
+            write_bytes(settings, uri, data)
+        return
+    with ThreadPoolExecutor(IO_THREADS) as pool:
+        for _ in pool.map(lambda item: write_bytes(settings, *item), objects.items()):
+            pass
 
 
 def read_landing(settings: LakehouseSettings, dataset: str) -> dict[str, bytes]:
@@ -70,16 +91,21 @@ def read_landing(settings: LakehouseSettings, dataset: str) -> dict[str, bytes]:
     if info.type == pafs.FileType.NotFound:
         raise LakehouseError(f"no {dataset} delivery at {base}: place the official files there or run "
                              f"`lakehouse generate images --dataset {dataset}`")
-    files: dict[str, bytes] = {}
+    entries: dict[str, str] = {}
     for entry in fs.get_file_info(pafs.FileSelector(path, recursive=True)):
         if entry.type != pafs.FileType.File:
             continue
         name = entry.path[len(path.rstrip("/")) + 1:]
         if entry.size is not None and entry.size > MAX_LANDING_FILE_BYTES:
             raise LakehouseError(f"{base}/{name}: {entry.size} bytes is larger than any {dataset} file")
-        with fs.open_input_stream(entry.path) as stream:
-            files[name] = stream.read()
-    return files
+        entries[name] = entry.path
+
+    def read(file_path: str) -> bytes:
+        with fs.open_input_stream(file_path) as stream:
+            return stream.read()
+
+    with ThreadPoolExecutor(IO_THREADS) as pool:
+        return dict(zip(entries, pool.map(read, entries.values()), strict=True))
 
 
 def sha256_hex(data: bytes) -> str:
@@ -93,20 +119,34 @@ class ObjectCache:
     def __init__(self, settings: LakehouseSettings) -> None:
         self.settings = settings
         self._images: dict[tuple[str, str], np.ndarray | str] = {}
+        self._fetched: dict[str, bytes | str] = {}
+
+    def _fetch(self, absolute: str) -> bytes | str:
+        try:
+            return read_bytes(self.settings, absolute)
+        except (FileNotFoundError, OSError) as exc:
+            return f"object missing or unreadable: {absolute} ({type(exc).__name__})"
+
+    def prefetch(self, uris: Iterable[str]) -> None:
+        """Fetch the bytes of many (confined) URIs concurrently; ``images`` then decodes from memory."""
+        wanted = sorted({resolve_uri(u, self.settings.warehouse) for u in uris} - self._fetched.keys())
+        if len(wanted) > 1:
+            with ThreadPoolExecutor(IO_THREADS) as pool:
+                self._fetched.update(zip(wanted, pool.map(self._fetch, wanted), strict=True))
 
     def images(self, uri: str, source_format: str) -> np.ndarray | str:
         """Decoded ``(N, C, H, W)`` pixels of a raw file, or an error text."""
         key = (uri, source_format)
         if key not in self._images:
             absolute = resolve_uri(uri, self.settings.warehouse)
-            name = absolute.rsplit("/", 1)[-1]
-            try:
-                data = read_bytes(self.settings, absolute)
-            except (FileNotFoundError, OSError) as exc:
-                self._images[key] = f"object missing or unreadable: {absolute} ({type(exc).__name__})"
+            data = self._fetched.pop(absolute, None)
+            if data is None:
+                data = self._fetch(absolute)
+            if isinstance(data, str):
+                self._images[key] = data
             else:
                 try:
-                    self._images[key] = formats.decode_images(source_format, data, name)
+                    self._images[key] = formats.decode_images(source_format, data, absolute.rsplit("/", 1)[-1])
                 except formats.FormatError as exc:
                     self._images[key] = str(exc)
         return self._images[key]
@@ -116,6 +156,7 @@ def decode_check(settings: LakehouseSettings, raw: pd.DataFrame) -> pd.DataFrame
     """Per manifest row: the sha256 of the bytes actually stored at (source_uri, record_index), or why
     they could not be read. Rows whose URI escapes the warehouse are never opened."""
     cache = ObjectCache(settings)
+    cache.prefetch(u for u in raw["source_uri"] if uri_violation(u, settings.warehouse) is None)
     sha: list[str | None] = []
     errors: list[str | None] = []
     for uri, fmt, index in zip(raw["source_uri"], raw["source_format"], raw["record_index"], strict=True):
@@ -139,6 +180,7 @@ def decode_check(settings: LakehouseSettings, raw: pd.DataFrame) -> pd.DataFrame
 def load_pixels(settings: LakehouseSettings, manifest: pd.DataFrame, formats_by_uri: dict[str, str]) -> np.ndarray:
     """Pixels of validated manifest rows, aligned with the rows (re-checked against their hash)."""
     cache = ObjectCache(settings)
+    cache.prefetch(manifest["source_uri"])
     out: list[np.ndarray] = []
     for uri, index, sha in zip(manifest["source_uri"], manifest["record_index"], manifest["sha256"], strict=True):
         images = cache.images(uri, formats_by_uri[uri])

@@ -19,7 +19,7 @@ import pandas as pd
 
 from lakehouse import storage
 from lakehouse.errors import LakehouseError
-from spark_jobs.vision.formats import DatasetSpec, ImageBatch
+from spark_jobs.vision.formats import DatasetSpec, DeliveredImage, ImageBatch
 
 MANIFEST_COLUMNS = ["ingest_date", "dataset", "image_id", "sha256", "source_split", "label", "source_uri",
                     "record_index", "width", "height", "channels"]
@@ -52,6 +52,31 @@ def build_raw_manifest(batch: ImageBatch, *, dataset: str, source_uri: str, land
         "landing_uri": landing_uri,
         "run_id": run_id,
     })
+
+
+def build_png_manifest(images: list[DeliveredImage], *, dataset: str, raw_dir: str, landing_dir: str,
+                       logical_date: dt.date, run_id: str) -> pd.DataFrame:
+    """One raw manifest row per delivered PNG (one object each, record index 0). A PNG that does not
+    decode gets a row without hash or shape: silver quarantines it with the decoder's reason."""
+    hashes = [content_hash(i.pixels) if i.pixels is not None else None for i in images]
+    shapes = [i.pixels.shape if i.pixels is not None else (None, None, None) for i in images]
+    return pd.DataFrame({
+        "ingest_date": [logical_date] * len(images),
+        "dataset": dataset,
+        "image_id": hashes,
+        "sha256": hashes,
+        "source_split": [i.source_split for i in images],
+        "label": pd.array([i.label for i in images], dtype="Int64"),
+        "source_uri": [storage.join(raw_dir, i.file_name) for i in images],
+        "record_index": np.zeros(len(images), dtype=np.int64),
+        "width": pd.array([s[2] for s in shapes], dtype="Int64"),
+        "height": pd.array([s[1] for s in shapes], dtype="Int64"),
+        "channels": pd.array([s[0] for s in shapes], dtype="Int64"),
+        "source_format": "png",
+        "source_file_sha256": [i.file_sha256 for i in images],
+        "landing_uri": [storage.join(landing_dir, i.file_name) for i in images],
+        "run_id": run_id,
+    }, columns=[*MANIFEST_COLUMNS, "source_format", "source_file_sha256", "landing_uri", "run_id"])
 
 
 # ---- URI confinement -------------------------------------------------------------------------

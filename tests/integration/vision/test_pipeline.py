@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from io import BytesIO
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ DIGITS_DAY = dt.date(2022, 2, 1)
 CORRUPT_DAY = dt.date(2022, 2, 2)
 TAMPER_DAY = dt.date(2022, 2, 3)
 UNBALANCED_DAY = dt.date(2022, 2, 4)
+PNG_DAY = dt.date(2022, 2, 5)
 
 
 def _ctx(spark: Any, settings: LakehouseSettings, day: dt.date, run_id: str, **options: str) -> JobContext:
@@ -129,8 +131,10 @@ def test_rerun_gives_identical_gold(digits, spark, local_settings) -> None:
          "label/image count mismatch"),
         (lambda f: {**f, "t10k-images-idx3-ubyte.gz": f["t10k-labels-idx1-ubyte.gz"]},
          "wrong magic number 0x00000801, expected 0x00000803"),
+        (lambda f: {**f, "png/train/eleven/0.png": formats.write_png(np.zeros((1, 28, 28), np.uint8))},
+         "1 file(s) not in png/<train|test>/<class>/<name>.png with a mnist class (0..9): png/train/eleven/0.png"),
     ],
-    ids=["truncated", "count-mismatch", "wrong-magic"],
+    ids=["truncated", "count-mismatch", "wrong-magic", "misplaced-png"],
 )
 def test_corrupt_delivery_stops_raw_with_one_line(spark, local_settings, capsys, corrupt, message) -> None:
     from lakehouse.jobs import run_job
@@ -194,3 +198,29 @@ def test_unbalanced_batch_fails_the_gold_gate_and_is_not_published(spark, local_
     published = spark.table(gold_table).where(F.col("ingest_date") == F.lit(UNBALANCED_DAY)).count()
     assert published == 0, "a failed gate publishes nothing"
     assert branch_exists(spark, gold_table, audit_branch("unbalanced")), "the staged batch stays for inspection"
+
+
+def test_png_folder_delivery_quarantines_undecodable_images(spark, lake) -> None:
+    """CIFAR-10 as png/<split>/<class>/ folders: every PNG is landed unchanged; the ones that do not decode
+    (or are not RGB) are quarantined with the decoder's reason; the rest reach Gold."""
+    from PIL import Image
+
+    files = generator.generate_files("cifar10", 80, seed=11, image_format="png")
+    good = next(iter(files.values()))
+    files["png/train/cat/truncated.png"] = good[: len(good) // 2]
+    rgba = BytesIO()
+    Image.new("RGBA", (32, 32)).save(rgba, format="PNG")
+    files["png/test/frog/rgba.png"] = rgba.getvalue()
+    generator.write_files(lake, io.landing_dir(lake, "cifar10"), files)
+
+    summary = run_pipeline(spark, lake, PNG_DAY, "png_run", dataset="cifar10")
+    assert summary["raw"]["images"] == 82 and summary["raw"]["undecodable_png"] == 2
+    assert summary["silver"]["valid"] == 80 and summary["silver"]["quarantined"] == 2
+    quarantine = _rows(spark, lake, "quarantine.image_manifest", PNG_DAY, "cifar10").set_index("source_uri")
+    reasons = {uri.rsplit("/", 1)[-1]: reason for uri, reason in quarantine["reason"].items()}
+    assert reasons["truncated.png"].startswith("object does not decode: truncated.png: PNG does not decode")
+    assert "unsupported PNG mode 'RGBA'" in reasons["rgba.png"]
+    gold_rows = _rows(spark, lake, GOLD_IMAGE_TRAINING_SET.identifier, PNG_DAY, "cifar10")
+    assert len(gold_rows) == 80 and set(gold_rows["split"]) == {"train", "val", "test"}
+    raw_zone = io.raw_zone_dir(lake, "cifar10", PNG_DAY)
+    assert io.read_bytes(lake, f"{raw_zone}/png/train/cat/truncated.png") == files["png/train/cat/truncated.png"]

@@ -52,5 +52,12 @@ def test_cli_generate_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert len(formats.read_delivery("mnist", {p.name: p.read_bytes() for p in landing.iterdir()})) == 2
         bad = CliRunner().invoke(app, ["generate", "images", "--dataset", "svhn", "--n", "5"])
         assert bad.exit_code == 1 and "unknown dataset 'svhn'" in bad.output
+        pngs = CliRunner().invoke(app, ["generate", "images", "--dataset", "cifar10", "--n", "12", "--format", "png"])
+        assert pngs.exit_code == 0 and "wrote  12 PNG files" in pngs.output, pngs.output
+        cifar = tmp_path / "landing" / "vision" / "cifar10"
+        delivered = {p.relative_to(cifar).as_posix(): p.read_bytes() for p in cifar.rglob("*.png")}
+        assert len(formats.read_png_delivery("cifar10", delivered)) == 12
+        jpeg = CliRunner().invoke(app, ["generate", "images", "--format", "jpeg"])
+        assert jpeg.exit_code == 1 and "unknown image format 'jpeg'" in jpeg.output
     finally:
         get_settings.cache_clear()
