@@ -47,4 +47,17 @@ run_dag vision_cnn_classifier "$DATE" -c '{"dataset": "mnist"}'
 
 step "what the lakehouse holds now"
 "$BIN/lakehouse" tables
-"$BIN/lakehouse" sql "SELECT model_name, model_version, framework, metrics_json FROM ml.model_registry ORDER BY model_name"
+# One headline metric per model against its baseline (the full metrics are in metrics_json).
+"$BIN/lakehouse" sql "
+SELECT model_name, model_version,
+  CASE
+    WHEN model_name LIKE 'vision%' THEN
+      concat('test accuracy ', round(get_json_object(metrics_json, '$.test_accuracy'), 3))
+    WHEN model_name LIKE 'finance%' THEN
+      concat('accuracy ', round(get_json_object(metrics_json, '$.model_accuracy'), 3),
+             ' vs persistence ', round(get_json_object(metrics_json, '$.baseline_accuracy'), 3))
+    ELSE
+      concat('hourly RMSE ', round(get_json_object(metrics_json, '$.holdout.60.model.rmse'), 3),
+             ' vs same hour yesterday ', round(get_json_object(metrics_json, '$.holdout.60.same_hour_yesterday.rmse'), 3))
+  END AS headline
+FROM ml.model_registry ORDER BY model_name"
