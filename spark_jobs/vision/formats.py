@@ -12,6 +12,7 @@ are left to the silver validation, which quarantines the image and keeps the res
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import pickle
 import struct
@@ -306,10 +307,10 @@ def read_delivery(dataset: str, files: Mapping[str, bytes]) -> list[DeliveredBat
     official files (empty result); its images are read by :func:`read_png_delivery`.
     """
     dataset_spec(dataset)
+    if not any(_find(files, base) for base in _official_bases(dataset)) and png_files(files):
+        return []  # a PNG-folder delivery only (read_png_delivery)
     out: list[DeliveredBatch] = []
     if dataset == "mnist":
-        if not any(_find(files, base) for base in _official_bases(dataset)) and png_files(files):
-            return []  # a PNG-folder delivery only (read_png_delivery)
         for split, (images_base, labels_base) in MNIST_FILES.items():
             images_name, labels_name = _find(files, images_base), _find(files, labels_base)
             if images_name is None or labels_name is None:
@@ -320,8 +321,6 @@ def read_delivery(dataset: str, files: Mapping[str, bytes]) -> list[DeliveredBat
             out.append(DeliveredBatch(images_name, source_format_of(dataset, files[images_name]), batch,
                                       (labels_name,)))
         return out
-    if not any(_find(files, base) for base in _official_bases(dataset)) and png_files(files):
-        return []  # a PNG-folder delivery only (read_png_delivery)
     meta_name = _find(files, CIFAR_META)
     test_name = _find(files, CIFAR_TEST_BATCH)
     train_names = [n for n in (_find(files, b) for b in CIFAR_TRAIN_BATCHES) if n is not None]
@@ -419,8 +418,6 @@ def read_png_delivery(dataset: str, files: Mapping[str, bytes]) -> list[Delivere
     that names them: nothing is landed. A PNG that does not decode is kept with its reason, for silver
     to quarantine.
     """
-    import hashlib
-
     spec = dataset_spec(dataset)
     out: list[DeliveredImage] = []
     misplaced: list[str] = []
