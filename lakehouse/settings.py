@@ -135,6 +135,10 @@ class VisionSettings(BaseModel):
     train_on_kubernetes: bool = False
     catchup: bool = False
     default_dataset: Literal["mnist", "cifar10"] = "mnist"
+    # Reader caps, checked against a file's header before anything is allocated or decompressed
+    # (official: 60,000 MNIST training images in 47 MB; 10,000 images per CIFAR-10 batch in 31 MB).
+    max_images_per_file: int = Field(default=100_000, gt=0)
+    max_file_bytes: int = Field(default=256 * 1024 * 1024, gt=0)  # delivered size and decompressed size
     # Split: images of the delivered test files stay test; the rest is split train/val by a salted hash
     # of the content hash, so the assignment never changes between reruns.
     keep_source_test_split: bool = True
