@@ -242,6 +242,7 @@ def _register_domain_commands() -> None:
 
     for module_name in DOMAIN_CLI_MODULES:
         importlib.import_module(module_name).register(generate_app)
+    importlib.import_module("ml.cli").register(app)  # `lakehouse model list|reproduce`
 
 
 _register_domain_commands()

@@ -82,6 +82,23 @@ class AirflowSettings(BaseModel):
     spark_task_mode: Literal["submit", "in_process"] = "submit"
 
 
+# Orphan files younger than this are never deleted, whatever the settings say: a write that is still
+# running has written data and metadata files that no snapshot references yet.
+ORPHAN_AGE_FLOOR_HOURS = 1.0
+
+
+class MaintenanceSettings(BaseModel):
+    """Table maintenance (the ``lakehouse_maintenance`` DAG, ``lakehouse maintain``)."""
+
+    schedule_cron: str = "30 3 * * *"  # daily, 03:30 UTC: outside the finance and monthly energy runs
+    snapshot_retention_days: float = Field(7.0, gt=0)  # expire snapshots older than this (refs are kept)
+    retain_last: int = Field(5, ge=1)  # ...but always keep this many of main's most recent snapshots
+    # Unreferenced files younger than this are kept: the longest write must finish well within it.
+    orphan_safe_age_hours: float = Field(72.0, ge=ORPHAN_AGE_FLOOR_HOURS)
+    target_file_size_mb: int = Field(128, ge=1)  # compaction target (Iceberg rewrite_data_files)
+    min_input_files: int = Field(5, ge=2)  # compact a partition once it has at least this many small files
+
+
 # ---- domain knobs: each pipeline owns its class below (add fields there, nowhere else) ---------
 class FinanceSettings(BaseModel):
     """Finance tick pipeline."""
@@ -182,6 +199,7 @@ class LakehouseSettings(BaseSettings):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     jars: JarSettings = Field(default_factory=JarSettings)
     airflow: AirflowSettings = Field(default_factory=AirflowSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     finance: FinanceSettings = Field(default_factory=FinanceSettings)
     energy: EnergySettings = Field(default_factory=EnergySettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)

@@ -5,7 +5,9 @@ strictly by time (a final hold-out period the model never sees, rolling-origin f
 for early stopping), and compares the model with the two persistence baselines on the hold-out:
 same hour yesterday (``lag_24h``) and same hour last week (``lag_168h``). One model per frequency
 (hourly and 15-minute) is kept in one JSON bundle. The model uses only features known a day
-ahead (``lag_1h`` stays in Gold for short-horizon use), so it can forecast a whole day.
+ahead (``lag_1h`` stays in Gold for short-horizon use), so it can forecast a whole day. The registry
+record carries the fingerprint of the feature rows read and the training knobs, so
+``rebuild_training_set`` + ``retrain`` reproduce the model from it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from lakehouse.settings import EnergySettings, LakehouseSettings
 
 if TYPE_CHECKING:
     import lightgbm as lgb
+    import pyarrow as pa
+
+    from ml.registry import TrainingSet
 
 FEATURES_TABLE = "gold.energy_features"
 MODEL_FEATURES = (
@@ -37,6 +42,9 @@ MODEL_FEATURES = (
 )
 FREQUENCIES = (60, 15)
 BASELINES = {"same_hour_yesterday": "lag_24h", "same_hour_last_week": "lag_168h"}
+# EnergySettings fields that shape training besides the LightGBM parameters (recorded with the model).
+TRAINING_KNOBS = ("holdout_days", "cv_folds", "num_boost_round", "early_stopping_rounds", "learning_rate",
+                  "num_leaves")
 
 
 # ---- metrics and baselines (pure) ---------------------------------------------------------------
@@ -117,9 +125,10 @@ def _matrix(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(MODEL_FEATURES)].astype(float)
 
 
-def train_frequency(frame: pd.DataFrame, freq_minutes: int, energy: EnergySettings) -> FrequencyModel:
+def train_frequency(frame: pd.DataFrame, freq_minutes: int, energy: EnergySettings,
+                    params: dict[str, Any] | None = None) -> FrequencyModel:
     """Rolling-origin CV with early stopping picks the rounds; fit on all pre-hold-out rows; score the
-    hold-out against both persistence baselines."""
+    hold-out against both persistence baselines. ``params`` default to ``lgb_params(energy)``."""
     import lightgbm as lgb
 
     data = frame[(frame["freq_minutes"] == freq_minutes) & frame["target_kw"].notna()]
@@ -128,7 +137,7 @@ def train_frequency(frame: pd.DataFrame, freq_minutes: int, energy: EnergySettin
     if train.empty or holdout.empty:
         raise LakehouseError(f"not enough {freq_minutes}-minute feature rows to train ({len(data)} rows): need more "
                              f"than {energy.holdout_days} days of gold.energy_features")
-    params = lgb_params(energy)
+    params = params or lgb_params(energy)
     span_days = (train["interval_start_utc"].max() - train["interval_start_utc"].min()) / pd.Timedelta(days=1)
     fold_days = min(float(energy.holdout_days), max(1.0, span_days / (energy.cv_folds + 1)))
     best: list[int] = []
@@ -163,6 +172,7 @@ def bundle(models: list[FrequencyModel], energy: EnergySettings, snapshot_id: in
         "model_name": energy.model_name,
         "features": list(MODEL_FEATURES),
         "params": lgb_params(energy),
+        "training": {knob: getattr(energy, knob) for knob in TRAINING_KNOBS},
         "training_snapshot": {FEATURES_TABLE: snapshot_id},
         "models": {str(m.freq_minutes): m.booster.model_to_string() for m in models},
         "metrics": {str(m.freq_minutes): {"holdout": m.holdout, "cv_best_iterations": m.best_iterations,
@@ -181,9 +191,9 @@ def predict(model_bundle: dict[str, Any], frame: pd.DataFrame, freq_minutes: int
 
 
 # ---- I/O: snapshot, run artifacts, registry -----------------------------------------------------
-def load_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_id: int | None = None
-                  ) -> tuple[pd.DataFrame, int]:
-    """All feature rows delivered up to ``logical_date`` at a pinned snapshot (default: main now)."""
+def read_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_id: int | None = None
+                  ) -> tuple[pa.Table, int]:
+    """All feature rows delivered up to ``logical_date`` at a pinned snapshot (default: main now), as Arrow."""
     from pyiceberg.expressions import LessThanOrEqual
 
     from ml.registry import current_snapshot_id, read_table_snapshot
@@ -193,10 +203,16 @@ def load_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_i
         raise LakehouseError(f"{FEATURES_TABLE} has no data yet: run the features task and its gate first")
     table = read_table_snapshot(settings, FEATURES_TABLE, snapshot_id,
                                 row_filter=LessThanOrEqual("meter_read_date", logical_date.isoformat()))
-    frame = table.to_pandas()
-    if frame.empty:
+    if table.num_rows == 0:
         raise LakehouseError(f"{FEATURES_TABLE} snapshot {snapshot_id} has no rows up to {logical_date}")
-    return frame, snapshot_id
+    return table, snapshot_id
+
+
+def load_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_id: int | None = None
+                  ) -> tuple[pd.DataFrame, int]:
+    """All feature rows delivered up to ``logical_date`` at a pinned snapshot (default: main now)."""
+    table, snapshot_id = read_features(settings, logical_date, snapshot_id)
+    return table.to_pandas(), snapshot_id
 
 
 def run_dir(settings: LakehouseSettings, run_id: str) -> str:
@@ -219,12 +235,19 @@ def read_json(settings: LakehouseSettings, uri: str) -> dict[str, Any]:
 
 
 def train(settings: LakehouseSettings, logical_date: dt.date, run_id: str) -> dict[str, Any]:
-    """Train both frequencies on the pinned Gold snapshot; store the candidate bundle for the run."""
-    frame, snapshot_id = load_features(settings, logical_date)
+    """Train both frequencies on the pinned Gold snapshot; store the candidate bundle for the run, with the
+    fingerprint of the feature rows read (registered with the model)."""
+    from ml.registry import fingerprint
+
+    table, snapshot_id = read_features(settings, logical_date)
+    training_set = fingerprint(table)
+    frame = table.to_pandas()
     models = [train_frequency(frame, freq, settings.energy) for freq in FREQUENCIES]
-    uri = _write_json(settings, storage.join(run_dir(settings, run_id), "candidate.json"),
-                      bundle(models, settings.energy, snapshot_id))
-    return {"candidate": uri, "snapshot_id": snapshot_id,
+    candidate = bundle(models, settings.energy, snapshot_id)
+    candidate["training_set"] = {"rows": training_set.rows, "checksum": training_set.checksum}
+    uri = _write_json(settings, storage.join(run_dir(settings, run_id), "candidate.json"), candidate)
+    return {"candidate": uri, "snapshot_id": snapshot_id, "training_rows": training_set.rows,
+            "training_checksum": training_set.checksum,
             "best_iterations": {m.freq_minutes: m.best_iterations for m in models}}
 
 
@@ -244,23 +267,57 @@ def evaluate(settings: LakehouseSettings, run_id: str) -> dict[str, Any]:
 
 def register(settings: LakehouseSettings, logical_date: dt.date, run_id: str) -> dict[str, Any]:
     """Register the evaluated candidate (metrics, importance, the exact Gold snapshot id)."""
-    from ml.registry import register_model
+    from ml.registry import TrainingSet, register_model
 
     candidate_uri = storage.join(run_dir(settings, run_id), "candidate.json")
     candidate = read_json(settings, candidate_uri)
-    metrics = {"holdout": {f: m["holdout"] for f, m in candidate["metrics"].items()},
-               "cv_best_iterations": {f: m["cv_best_iterations"] for f, m in candidate["metrics"].items()},
-               "rows": {f: m["rows"] for f, m in candidate["metrics"].items()},
-               "feature_importance": candidate["feature_importance"],
-               "training_snapshot": candidate["training_snapshot"]}
+    recorded = candidate.get("training_set")
+    training_set = TrainingSet(int(recorded["rows"]), str(recorded["checksum"])) if recorded else None
+    params = {**candidate["params"], "training": candidate.get("training", {})}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "energy_demand_lightgbm.json"
         path.write_text(json.dumps(candidate, sort_keys=True, default=float))
         artifact = register_model(settings, model_name=settings.energy.model_name, model_version=run_id,
                                   logical_date=logical_date, framework="lightgbm", artifact_path=path,
-                                  metrics=metrics, params=candidate["params"],
-                                  training_snapshots={k: int(v) for k, v in candidate["training_snapshot"].items()})
+                                  metrics=registry_metrics(candidate), params=params,
+                                  training_snapshots={k: int(v) for k, v in candidate["training_snapshot"].items()},
+                                  training_set=training_set, trainer=__name__)
     return {"model_name": settings.energy.model_name, "model_version": run_id, "artifact_uri": artifact}
+
+
+def registry_metrics(candidate: dict[str, Any]) -> dict[str, Any]:
+    """The metrics recorded in the registry for a bundle."""
+    return {"holdout": {f: m["holdout"] for f, m in candidate["metrics"].items()},
+            "cv_best_iterations": {f: m["cv_best_iterations"] for f, m in candidate["metrics"].items()},
+            "rows": {f: m["rows"] for f, m in candidate["metrics"].items()},
+            "feature_importance": candidate["feature_importance"],
+            "training_snapshot": candidate["training_snapshot"]}
+
+
+# ---- reproduction (lakehouse model reproduce) ---------------------------------------------------
+# Recorded metrics that identify the data rather than measure the model (the reproduction compares the
+# training set by row count and checksum instead).
+VOLATILE_METRICS = ("training_snapshot",)
+
+
+def rebuild_training_set(settings: LakehouseSettings, record: dict[str, Any],
+                         snapshots: dict[str, int]) -> tuple[TrainingSet, pa.Table]:
+    """The feature rows a registered model read, from its pinned snapshot, and their fingerprint."""
+    from ml.registry import fingerprint
+
+    table, _ = read_features(settings, record["logical_date"], snapshots[FEATURES_TABLE])
+    return fingerprint(table), table
+
+
+def retrain(settings: LakehouseSettings, record: dict[str, Any], table: pa.Table) -> dict[str, Any]:
+    """Train both frequencies again with the recorded LightGBM parameters and knobs; the registry metrics."""
+    params = dict(record["params"])
+    knobs = params.pop("training", {})
+    energy = settings.energy.model_copy(update={k: v for k, v in knobs.items() if k in TRAINING_KNOBS})
+    frame = table.to_pandas()
+    models = [train_frequency(frame, freq, energy, params=params) for freq in FREQUENCIES]
+    snapshot_id = int(record["training_snapshots"].get(FEATURES_TABLE, 0))
+    return registry_metrics(bundle(models, energy, snapshot_id))
 
 
 def latest_bundle(settings: LakehouseSettings, model_version: str | None = None

@@ -3,7 +3,8 @@
 Training reads one pinned Gold snapshot (PyIceberg, no Spark), builds features that use only the
 bar itself and earlier bars, and splits by time: every training row's label (the next bar) ends
 before the first test bar, so nothing from the test period leaks into training. The model, its
-metrics, the baseline's metrics on the same split and the Gold snapshot id go to the registry.
+metrics, the baseline's metrics on the same split, the Gold snapshot id and the fingerprint of the
+bars read go to the registry; ``rebuild_training_set`` + ``retrain`` reproduce it from that record.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from lakehouse.settings import LakehouseSettings
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
+
+    from ml.registry import TrainingSet
 
 MODEL_NAME = "finance_next_bar_direction"
 GOLD_TABLE = "gold.ohlcv_1m"
@@ -33,6 +37,8 @@ PARAMS: dict[str, Any] = {
     "num_threads": 1, "verbose": -1,
 }
 NUM_ROUNDS = 150
+TEST_FRACTION = 0.3
+_TRAINING_KEYS = ("num_boost_round", "features", "lookback_days", "test_fraction")  # recorded params not for LightGBM
 
 
 def build_dataset(bars: pd.DataFrame) -> pd.DataFrame:
@@ -104,16 +110,20 @@ def naive_baseline(train: pd.DataFrame, test: pd.DataFrame) -> Any:
     return np.where(r > 0, 0.75, np.where(r < 0, 0.25, base_rate))
 
 
-def fit_and_evaluate(dataset: pd.DataFrame, test_fraction: float = 0.3) -> tuple[Any, dict[str, Any]]:
-    """Train LightGBM on the time-ordered split; metrics of the model and of the naive baseline."""
+def fit_and_evaluate(dataset: pd.DataFrame, test_fraction: float = TEST_FRACTION, *,
+                     params: dict[str, Any] | None = None, num_rounds: int = NUM_ROUNDS,
+                     features: tuple[str, ...] | list[str] = FEATURES) -> tuple[Any, dict[str, Any]]:
+    """Train LightGBM on the time-ordered split; metrics of the model and of the naive baseline.
+    ``params``/``num_rounds``/``features`` default to this module's (a reproduction passes the recorded ones)."""
     import lightgbm as lgb
 
     split = time_split(dataset, test_fraction)
     if split.train["target"].nunique() < 2:
         raise LakehouseError("training data has a single label class: not enough price movement to learn from")
-    train_set = lgb.Dataset(split.train[list(FEATURES)], label=split.train["target"])
-    booster = lgb.train(PARAMS, train_set, num_boost_round=NUM_ROUNDS)
-    model = _metrics(split.test["target"], booster.predict(split.test[list(FEATURES)]))
+    columns = list(features)
+    train_set = lgb.Dataset(split.train[columns], label=split.train["target"])
+    booster = lgb.train(params or PARAMS, train_set, num_boost_round=num_rounds)
+    model = _metrics(split.test["target"], booster.predict(split.test[columns]))
     baseline = _metrics(split.test["target"], naive_baseline(split.train, split.test))
     metrics = {
         **{f"model_{k}": v for k, v in model.items()},
@@ -125,20 +135,30 @@ def fit_and_evaluate(dataset: pd.DataFrame, test_fraction: float = 0.3) -> tuple
     return booster, metrics
 
 
+def read_training_bars(settings: LakehouseSettings, snapshot_id: int, logical_date: dt.date,
+                       lookback_days: int) -> pa.Table:
+    """The Gold bars training reads: the ``lookback_days`` before ``logical_date`` (inclusive) at a snapshot."""
+    from ml.registry import read_table_snapshot
+
+    start = logical_date - dt.timedelta(days=lookback_days)
+    row_filter = f"trade_date >= '{start.isoformat()}' AND trade_date <= '{logical_date.isoformat()}'"
+    return read_table_snapshot(settings, GOLD_TABLE, snapshot_id=snapshot_id, row_filter=row_filter)
+
+
 def train(settings: LakehouseSettings, logical_date: dt.date, run_id: str,
           snapshot_id: int | None = None) -> dict[str, Any]:
     """Train on the Gold snapshot (current main unless given) for the lookback ending at ``logical_date``,
-    register the model with that snapshot id; return the registry summary."""
-    from ml.registry import current_snapshot_id, read_table_snapshot, register_model
+    register the model with that snapshot id and the fingerprint of the bars read; return the registry summary."""
+    from ml.registry import current_snapshot_id, fingerprint, register_model
 
     fin = settings.finance
     snapshot_id = snapshot_id or current_snapshot_id(settings, GOLD_TABLE)
     if snapshot_id is None:
         raise LakehouseError(f"{GOLD_TABLE} has no data yet: run the finance pipeline first")
     start = logical_date - dt.timedelta(days=fin.train_lookback_days)
-    row_filter = f"trade_date >= '{start.isoformat()}' AND trade_date <= '{logical_date.isoformat()}'"
-    bars = read_table_snapshot(settings, GOLD_TABLE, snapshot_id=snapshot_id, row_filter=row_filter).to_pandas()
-    dataset = build_dataset(bars)
+    bars_read = read_training_bars(settings, snapshot_id, logical_date, fin.train_lookback_days)
+    training_set = fingerprint(bars_read)
+    dataset = build_dataset(bars_read.to_pandas())
     if len(dataset) < fin.min_train_rows:
         raise LakehouseError(
             f"only {len(dataset)} labelled bars in {GOLD_TABLE} for {start}..{logical_date} "
@@ -152,11 +172,32 @@ def train(settings: LakehouseSettings, logical_date: dt.date, run_id: str,
             settings, model_name=MODEL_NAME, model_version=run_id, logical_date=logical_date,
             framework=f"lightgbm-{_lgb_version()}", artifact_path=path, metrics=metrics,
             params={**PARAMS, "num_boost_round": NUM_ROUNDS, "features": list(FEATURES),
-                    "lookback_days": fin.train_lookback_days},
-            training_snapshots={GOLD_TABLE: snapshot_id},
+                    "lookback_days": fin.train_lookback_days, "test_fraction": TEST_FRACTION},
+            training_snapshots={GOLD_TABLE: snapshot_id}, training_set=training_set, trainer=__name__,
         )
     return {"model": MODEL_NAME, "version": run_id, "artifact_uri": uri, "gold_snapshot_id": snapshot_id,
-            "metrics": metrics}
+            "metrics": metrics, "training_rows": training_set.rows, "training_checksum": training_set.checksum}
+
+
+# ---- reproduction (lakehouse model reproduce) ---------------------------------------------------
+def rebuild_training_set(settings: LakehouseSettings, record: dict[str, Any],
+                         snapshots: dict[str, int]) -> tuple[TrainingSet, pa.Table]:
+    """The bars a registered model read, from ``snapshots`` (its pinned Gold snapshot), and their fingerprint."""
+    from ml.registry import fingerprint
+
+    bars = read_training_bars(settings, snapshots[GOLD_TABLE], record["logical_date"],
+                              int(record["params"]["lookback_days"]))
+    return fingerprint(bars), bars
+
+
+def retrain(settings: LakehouseSettings, record: dict[str, Any], bars: pa.Table) -> dict[str, Any]:
+    """Fit again on the rebuilt bars with the recorded parameters, rounds, features and split; the metrics."""
+    params = record["params"]
+    lgb_params = {k: v for k, v in params.items() if k not in _TRAINING_KEYS}
+    _, metrics = fit_and_evaluate(build_dataset(bars.to_pandas()), float(params.get("test_fraction", TEST_FRACTION)),
+                                  params=lgb_params, num_rounds=int(params.get("num_boost_round", NUM_ROUNDS)),
+                                  features=tuple(params.get("features", FEATURES)))
+    return metrics
 
 
 def _lgb_version() -> str:

@@ -4,8 +4,10 @@ Training reads one pinned snapshot of ``gold.image_training_set`` with PyIceberg
 per-channel mean/std stored with that snapshot, keeps tensors channels-first (NCHW), augments CIFAR-10
 with random crop + horizontal flip written in torch, and runs on CUDA when present (mixed precision,
 channels_last, pinned host memory, the whole uint8 set resident on the GPU) or on CPU otherwise.
-Everything is seeded. The model, its metrics (accuracy, per-class accuracy, confusion matrix) and the
-Gold snapshot id go to the model registry.
+Everything is seeded, and on CPU training runs with torch's deterministic algorithms, so the same rows,
+hyper-parameters and thread count give the same weights. The model, its metrics (accuracy, per-class
+accuracy, confusion matrix), the Gold snapshot id and the fingerprint of the rows read go to the model
+registry; ``rebuild_training_set`` + ``retrain`` reproduce it from that record.
 
 Entry point for the Kubernetes training pod:
 ``python -m ml.vision --dataset mnist --logical-date 2024-01-02 --run-id RUN [--snapshot-id ID]``.
@@ -14,12 +16,13 @@ Entry point for the Kubernetes training pod:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +37,8 @@ from lakehouse.settings import LakehouseSettings, get_settings
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from ml.registry import TrainingSet
 
 GOLD_TABLE = "gold.image_training_set"
 GOLD_COLUMNS = ("image_id", "label", "split", "width", "height", "channels", "pixels", "norm_mean", "norm_std")
@@ -106,9 +111,9 @@ def data_from_arrow(table: pa.Table, num_classes: int = 10) -> VisionData:
     return VisionData(images, targets, mean, std, num_classes)
 
 
-def load_gold(settings: LakehouseSettings, dataset: str, logical_date: dt.date,
-              snapshot_id: int | None = None) -> VisionData:
-    """Read one dataset/date of the pinned Gold snapshot (PyIceberg) as tensors."""
+def read_gold(settings: LakehouseSettings, dataset: str, logical_date: dt.date,
+              snapshot_id: int | None = None) -> pa.Table:
+    """The Gold rows training reads: one dataset/date of the pinned snapshot (PyIceberg), as Arrow."""
     from pyiceberg.expressions import And, EqualTo
 
     from ml.registry import read_table_snapshot
@@ -120,7 +125,13 @@ def load_gold(settings: LakehouseSettings, dataset: str, logical_date: dt.date,
     if table.num_rows == 0:
         raise LakehouseError(f"{GOLD_TABLE} has no {dataset} rows for {logical_date} in snapshot {snapshot_id}: "
                              "run the pipeline (and its gates) first")
-    return data_from_arrow(table)
+    return table
+
+
+def load_gold(settings: LakehouseSettings, dataset: str, logical_date: dt.date,
+              snapshot_id: int | None = None) -> VisionData:
+    """Read one dataset/date of the pinned Gold snapshot (PyIceberg) as tensors."""
+    return data_from_arrow(read_gold(settings, dataset, logical_date, snapshot_id))
 
 
 # ---- transforms in torch ---------------------------------------------------------------------
@@ -250,12 +261,37 @@ def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x
 
 
+@contextlib.contextmanager
+def deterministic_cpu(device: torch.device, threads: int | None = None) -> Iterator[None]:
+    """On CPU: torch's deterministic algorithms (and ``threads`` intra-op threads when given) for the block,
+    restored afterwards. CUDA runs are left as they are (cuDNN autotuning is what makes them fast)."""
+    if device.type != "cpu":
+        yield
+        return
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
+    torch.use_deterministic_algorithms(True)
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.set_num_threads(previous[1])
+
+
 def train_model(data: VisionData, config: TrainConfig,
-                log: Callable[[str], None] | None = None) -> TrainResult:
-    """Train the dataset's CNN on ``data['train']`` (AdamW + one-cycle LR); validation accuracy per epoch."""
+                log: Callable[[str], None] | None = None, threads: int | None = None) -> TrainResult:
+    """Train the dataset's CNN on ``data['train']`` (AdamW + one-cycle LR); validation accuracy per epoch.
+    Seeded; on CPU with deterministic algorithms (and ``threads`` intra-op threads when given)."""
+    device = pick_device(config.device)
+    with deterministic_cpu(device, threads):
+        return _train_model(data, config, device, log)
+
+
+def _train_model(data: VisionData, config: TrainConfig, device: torch.device,
+                 log: Callable[[str], None] | None) -> TrainResult:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    device = pick_device(config.device)
     cuda = device.type == "cuda"
     if cuda:
         torch.backends.cudnn.benchmark = True
@@ -384,27 +420,24 @@ def model_name(dataset: str) -> str:
 def train_and_register(settings: LakehouseSettings, dataset: str, logical_date: dt.date, run_id: str,
                        snapshot_id: int | None = None, log: Callable[[str], None] | None = None,
                        **overrides: Any) -> dict[str, Any]:
-    """Train on the pinned Gold snapshot, evaluate on val/test, register model + metrics + snapshot id."""
-    from ml.registry import current_snapshot_id, register_model
+    """Train on the pinned Gold snapshot, evaluate on val/test, register model + metrics + snapshot id +
+    the fingerprint of the Gold rows read."""
+    from ml.registry import current_snapshot_id, fingerprint, register_model
     from spark_jobs.vision.formats import dataset_spec
 
     spec = dataset_spec(dataset)
     snapshot_id = snapshot_id or current_snapshot_id(settings, GOLD_TABLE)
     if snapshot_id is None:
         raise LakehouseError(f"{GOLD_TABLE} has no published snapshot: run the pipeline and its gates first")
-    data = load_gold(settings, dataset, logical_date, snapshot_id)
+    table = read_gold(settings, dataset, logical_date, snapshot_id)
+    training_set = fingerprint(table)
+    data = data_from_arrow(table)
     config = config_from_settings(settings, dataset, **overrides)
+    threads = torch.get_num_threads()
     trained = train_model(data, config, log=log)
-    test = evaluate(trained.model, data.images["test"], data.labels["test"], data.mean, data.std, spec.num_classes)
-    val = evaluate(trained.model, data.images["val"], data.labels["val"], data.mean, data.std, spec.num_classes)
-    metrics = {
-        "test_accuracy": test["accuracy"], "val_accuracy": val["accuracy"],
-        "test_per_class_accuracy": dict(zip(spec.class_names, test["per_class_accuracy"], strict=True)),
-        "test_confusion_matrix": test["confusion_matrix"], "test_n": test["n"], "val_n": val["n"],
-        "train_n": len(data.labels["train"]), "train_seconds": trained.train_seconds,
-        "train_images_per_second": trained.images_per_second, "device": trained.device,
-    }
-    params = {**asdict(config), "norm_mean": data.mean, "norm_std": data.std, "torch": torch.__version__}
+    metrics = _registry_metrics(trained, data, spec.class_names, spec.num_classes)
+    params = {**asdict(config), "norm_mean": data.mean, "norm_std": data.std, "torch": torch.__version__,
+              "torch_threads": threads}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{model_name(dataset)}.pt"
         torch.save({"state_dict": trained.model.state_dict(), "dataset": dataset, "config": asdict(config),
@@ -413,10 +446,60 @@ def train_and_register(settings: LakehouseSettings, dataset: str, logical_date: 
         artifact_uri = register_model(
             settings, model_name=model_name(dataset), model_version=run_id, logical_date=logical_date,
             framework=f"pytorch-{torch.__version__}", artifact_path=path, metrics=metrics, params=params,
-            training_snapshots={GOLD_TABLE: snapshot_id})
+            training_snapshots={GOLD_TABLE: snapshot_id}, training_set=training_set, trainer=__name__)
     return {"model_name": model_name(dataset), "model_version": run_id, "artifact_uri": artifact_uri,
-            "gold_snapshot_id": snapshot_id, "test_accuracy": test["accuracy"], "val_accuracy": val["accuracy"],
-            "train_seconds": trained.train_seconds, "device": trained.device}
+            "gold_snapshot_id": snapshot_id, "test_accuracy": metrics["test_accuracy"],
+            "val_accuracy": metrics["val_accuracy"], "train_seconds": trained.train_seconds,
+            "device": trained.device, "training_rows": training_set.rows,
+            "training_checksum": training_set.checksum}
+
+
+def _registry_metrics(trained: TrainResult, data: VisionData, class_names: Sequence[str],
+                      num_classes: int) -> dict[str, Any]:
+    """Test/val metrics of a trained model as recorded in the registry."""
+    test = evaluate(trained.model, data.images["test"], data.labels["test"], data.mean, data.std, num_classes)
+    val = evaluate(trained.model, data.images["val"], data.labels["val"], data.mean, data.std, num_classes)
+    return {
+        "test_accuracy": test["accuracy"], "val_accuracy": val["accuracy"],
+        "test_per_class_accuracy": dict(zip(class_names, test["per_class_accuracy"], strict=True)),
+        "test_confusion_matrix": test["confusion_matrix"], "test_n": test["n"], "val_n": val["n"],
+        "train_n": len(data.labels["train"]), "train_seconds": trained.train_seconds,
+        "train_images_per_second": trained.images_per_second, "device": trained.device,
+    }
+
+
+# ---- reproduction (lakehouse model reproduce) ---------------------------------------------------
+# Recorded metrics that measure the machine, not the model.
+VOLATILE_METRICS = ("train_seconds", "train_images_per_second")
+
+
+def rebuild_training_set(settings: LakehouseSettings, record: dict[str, Any],
+                         snapshots: dict[str, int]) -> tuple[TrainingSet, pa.Table]:
+    """The Gold rows a registered model read, from its pinned snapshot, and their fingerprint."""
+    from ml.registry import fingerprint
+
+    table = read_gold(settings, record["params"]["dataset"], record["logical_date"], snapshots[GOLD_TABLE])
+    return fingerprint(table), table
+
+
+def retrain(settings: LakehouseSettings, record: dict[str, Any], table: pa.Table) -> dict[str, Any]:
+    """Train again with the recorded hyper-parameters, seed and thread count on the device it was trained on
+    (CPU when that was CPU or no CUDA device is here); the registry metrics."""
+    from dataclasses import fields
+
+    from spark_jobs.vision.formats import dataset_spec
+
+    params = record["params"]
+    known = {f.name for f in fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in params.items() if k in known})
+    recorded_device = str(record["metrics"].get("device", "cpu"))
+    config.device = "cuda" if recorded_device.startswith("cuda") and torch.cuda.is_available() else "cpu"
+    spec = dataset_spec(config.dataset)
+    data = data_from_arrow(table)
+    threads = params.get("torch_threads")
+    with deterministic_cpu(pick_device(config.device), threads):  # evaluation too: same threads as training had
+        trained = train_model(data, config, threads=threads)
+        return _registry_metrics(trained, data, spec.class_names, spec.num_classes)
 
 
 def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
