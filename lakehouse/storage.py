@@ -2,11 +2,21 @@
 
 Everything that touches the warehouse or landing zone outside Spark goes through here, so
 the S3 endpoint, credentials and timeouts are configured in exactly one place.
+
+Bytes are bytes: every read and write of an object (``read_bytes``, ``write_bytes``, ``open_read``,
+``open_write``, ``open_random_access``, ``sha256_of``) moves exactly the stored bytes. pyarrow's
+filesystem streams would otherwise gunzip or gzip transparently whenever a name ends in ``.gz``, so a
+"kept unchanged" copy of a delivered ``.gz`` would differ from the delivery and its hash would not be
+the delivered file's. Nothing outside this module opens a pyarrow stream.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +24,18 @@ from lakehouse.errors import LakehouseError
 from lakehouse.settings import LakehouseSettings
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import pyarrow.fs as pafs
+
+_BLOCK = 1 << 20
+
+
+class StorageError(LakehouseError, OSError):
+    """An object could not be read or written; the message names its URI."""
+
+
+class ObjectNotFoundError(StorageError, FileNotFoundError):
+    """The object does not exist."""
 
 
 def to_uri(location: str) -> str:
@@ -163,3 +184,108 @@ def ensure_local_dirs(settings: LakehouseSettings) -> None:
         if uri.startswith("file://"):
             Path(uri[len("file://") :]).mkdir(parents=True, exist_ok=True)
 
+
+
+# ---- byte-exact object I/O -------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredFile:
+    """One object found by :func:`list_files`."""
+
+    uri: str
+    name: str  # path relative to the listed directory, '/'-separated
+    size: int
+
+    @property
+    def base_name(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+
+def _failure(uri: str, action: str, exc: BaseException) -> StorageError:
+    detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    if isinstance(exc, FileNotFoundError):
+        return ObjectNotFoundError(f"{uri}: cannot {action}: no such file ({detail})")
+    return StorageError(f"{uri}: cannot {action} ({type(exc).__name__}: {detail})")
+
+
+@contextmanager
+def open_read(settings: LakehouseSettings, uri: str) -> Iterator[pa.NativeFile]:
+    """A sequential stream of the object's stored bytes (never decompressed, whatever its name)."""
+    fs, path = filesystem(settings, uri)
+    try:
+        stream = fs.open_input_stream(path, compression=None)
+    except OSError as exc:
+        raise _failure(uri, "read", exc) from exc
+    with stream:
+        yield stream
+
+
+@contextmanager
+def open_random_access(settings: LakehouseSettings, uri: str) -> Iterator[pa.NativeFile]:
+    """A seekable handle on the object's stored bytes (e.g. for a Parquet footer)."""
+    fs, path = filesystem(settings, uri)
+    try:
+        handle = fs.open_input_file(path)  # random-access files are never decompressed by pyarrow
+    except OSError as exc:
+        raise _failure(uri, "read", exc) from exc
+    with handle:
+        yield handle
+
+
+@contextmanager
+def open_write(settings: LakehouseSettings, uri: str) -> Iterator[pa.NativeFile]:
+    """A stream that stores exactly the bytes written (never compressed, whatever its name); replaces
+    the object. Local parent directories are created; S3 has none (no extra request)."""
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(settings, uri)
+    try:
+        if isinstance(fs, pafs.LocalFileSystem):
+            fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        stream = fs.open_output_stream(path, compression=None)
+    except OSError as exc:
+        raise _failure(uri, "write", exc) from exc
+    with stream:
+        yield stream
+
+
+def read_bytes(settings: LakehouseSettings, uri: str) -> bytes:
+    """The whole stored content of a local or S3 object, byte for byte."""
+    with open_read(settings, uri) as stream:
+        try:
+            return stream.read()
+        except OSError as exc:
+            raise _failure(uri, "read", exc) from exc
+
+
+def write_bytes(settings: LakehouseSettings, uri: str, data: bytes) -> None:
+    """Store ``data`` as the object at ``uri`` exactly (replacing it)."""
+    with open_write(settings, uri) as out:
+        out.write(data)
+
+
+def sha256_of(settings: LakehouseSettings, uri: str) -> str:
+    """SHA-256 (hex) of the object's stored bytes, read in blocks (bounded memory)."""
+    digest = hashlib.sha256()
+    with open_read(settings, uri) as stream:
+        while block := stream.read(_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_files(settings: LakehouseSettings, directory: str, *, recursive: bool = True) -> list[StoredFile]:
+    """Every file under ``directory`` (sorted by name; hidden and metadata files included, callers
+    decide what to ignore); [] when the directory does not exist."""
+    import pyarrow.fs as pafs
+
+    base = to_uri(directory).rstrip("/")
+    fs, path = filesystem(settings, base)
+    root = path.rstrip("/")
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=recursive, allow_not_found=True))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise _failure(base, "list", exc) from exc
+    files = [StoredFile(f"{base}/{info.path[len(root) + 1:]}", info.path[len(root) + 1:], int(info.size or 0))
+             for info in infos if info.type == pafs.FileType.File]
+    return sorted(files, key=lambda f: f.name)

@@ -146,8 +146,9 @@ def digits_files(*, test_fraction: float = 0.2, seed: int = 0) -> dict[str, byte
 
 def write_files(settings: LakehouseSettings, dest_uri: str, files: dict[str, bytes], *,
                 replace: bool = True) -> list[str]:
-    """Write ``files`` under ``dest_uri`` (local or S3), first removing what was there when ``replace``
-    (a delivery is a whole set of files: stale gzipped and plain copies must not mix). Returns the URIs."""
+    """Write ``files`` under ``dest_uri`` (local or S3) byte for byte, first removing what was there when
+    ``replace`` (a delivery is a whole set of files: stale gzipped and plain copies must not mix).
+    Returns the URIs."""
     import pyarrow.fs as pafs
 
     written = []
@@ -155,11 +156,9 @@ def write_files(settings: LakehouseSettings, dest_uri: str, files: dict[str, byt
     if replace and fs.get_file_info(base).type == pafs.FileType.Directory:
         fs.delete_dir_contents(base)
     for name, data in sorted(files.items()):
-        path = f"{base.rstrip('/')}/{name}"
-        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        with fs.open_output_stream(path) as out:
-            out.write(data)
-        written.append(storage.join(storage.to_uri(dest_uri), name))
+        uri = storage.join(storage.to_uri(dest_uri), name)
+        storage.write_bytes(settings, uri, data)  # exactly these bytes: a .gz name is not gzipped again
+        written.append(uri)
     return written
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from lakehouse.write import WriteResult
     from schemas.base import TableSpec
 
-MAX_LANDING_FILE_BYTES = 1 << 30
 # Per-image objects (PNG deliveries) cost one request each: on S3 the round trips dominate, not the
 # CPU, so they are fetched and stored concurrently (pyarrow filesystems are thread-safe).
 IO_THREADS = 16
@@ -53,21 +53,13 @@ def raw_zone_dir(settings: LakehouseSettings, dataset: str, logical_date: dt.dat
 
 
 def read_bytes(settings: LakehouseSettings, uri: str) -> bytes:
-    """Whole content of a local or S3 object."""
-    fs, path = storage.filesystem(settings, uri)
-    with fs.open_input_stream(path) as stream:
-        return stream.read()
+    """Whole stored content of a local or S3 object, byte for byte (``storage.read_bytes``)."""
+    return storage.read_bytes(settings, uri)
 
 
 def write_bytes(settings: LakehouseSettings, uri: str, data: bytes) -> None:
-    """Write (replace) a local or S3 object."""
-    import pyarrow.fs as pafs
-
-    fs, path = storage.filesystem(settings, uri)
-    if isinstance(fs, pafs.LocalFileSystem):  # S3 has no directories: a create_dir there is an extra request
-        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as out:
-        out.write(data)
+    """Write (replace) a local or S3 object with exactly ``data`` (``storage.write_bytes``)."""
+    storage.write_bytes(settings, uri, data)
 
 
 def write_many(settings: LakehouseSettings, objects: Mapping[str, bytes]) -> None:
@@ -81,31 +73,33 @@ def write_many(settings: LakehouseSettings, objects: Mapping[str, bytes]) -> Non
             pass
 
 
-def read_landing(settings: LakehouseSettings, dataset: str) -> dict[str, bytes]:
-    """``{relative name: bytes}`` of every file in the dataset's landing directory."""
-    import pyarrow.fs as pafs
-
+def list_landing(settings: LakehouseSettings, dataset: str) -> list[storage.StoredFile]:
+    """Every file of the dataset's landing directory (hidden and metadata files included: the raw job
+    accounts for each); an error when the directory does not exist."""
     base = landing_dir(settings, dataset)
-    fs, path = storage.filesystem(settings, base)
-    info = fs.get_file_info(path)
-    if info.type == pafs.FileType.NotFound:
-        raise LakehouseError(f"no {dataset} delivery at {base}: place the official files there or run "
-                             f"`lakehouse generate images --dataset {dataset}`")
-    entries: dict[str, str] = {}
-    for entry in fs.get_file_info(pafs.FileSelector(path, recursive=True)):
-        if entry.type != pafs.FileType.File:
-            continue
-        name = entry.path[len(path.rstrip("/")) + 1:]
-        if entry.size is not None and entry.size > MAX_LANDING_FILE_BYTES:
-            raise LakehouseError(f"{base}/{name}: {entry.size} bytes is larger than any {dataset} file")
-        entries[name] = entry.path
+    files = storage.list_files(settings, base)
+    if not files:
+        fs, path = storage.filesystem(settings, base)
+        import pyarrow.fs as pafs
 
-    def read(file_path: str) -> bytes:
-        with fs.open_input_stream(file_path) as stream:
-            return stream.read()
+        if fs.get_file_info(path).type == pafs.FileType.NotFound:
+            raise LakehouseError(f"no {dataset} delivery at {base}: place the official files there or run "
+                                 f"`lakehouse generate images --dataset {dataset}`")
+    return files
 
+
+def read_landing(settings: LakehouseSettings, dataset: str,
+                 files: list[storage.StoredFile] | None = None) -> dict[str, bytes]:
+    """``{relative name: bytes}`` of the landing files (default: every file of the dataset's landing
+    directory), exactly as delivered. A file larger than ``vision.max_file_bytes`` is refused by its
+    listed size, before it is read."""
+    files = list_landing(settings, dataset) if files is None else files
+    limits = formats.ReadLimits.from_settings(settings.vision)
+    for file in files:
+        limits.check_file_size(file.size, file.uri)
     with ThreadPoolExecutor(IO_THREADS) as pool:
-        return dict(zip(entries, pool.map(read, entries.values()), strict=True))
+        return dict(zip([f.name for f in files], pool.map(lambda f: read_bytes(settings, f.uri), files),
+                        strict=True))
 
 
 def sha256_hex(data: bytes) -> str:
@@ -113,40 +107,78 @@ def sha256_hex(data: bytes) -> str:
 
 
 # ---- decoding objects referenced by a manifest --------------------------------------------------
+class UnsafeURIError(LakehouseError):
+    """A manifest row points outside the warehouse; its object is never opened."""
+
+
+def confined_uri(settings: LakehouseSettings, uri: str) -> str:
+    """The absolute URI of a manifest row's object, or UnsafeURIError saying why it may not be read.
+
+    Refused: anything ``transforms.uri_violation`` refuses (other schemes and buckets, ``..``,
+    absolute paths, paths outside the warehouse prefix) and, on local disk, a path that resolves
+    through a symbolic link to somewhere outside the warehouse.
+    """
+    violation = uri_violation(uri, settings.warehouse)
+    if violation is not None:
+        raise UnsafeURIError(violation)
+    absolute = resolve_uri(uri, settings.warehouse)
+    if absolute.startswith("file://"):
+        base = os.path.realpath(storage.to_uri(settings.warehouse)[len("file://"):])
+        real = os.path.realpath(absolute[len("file://"):])
+        if not real.startswith(base.rstrip(os.sep) + os.sep):
+            raise UnsafeURIError(f"unsafe source URI {uri!r}: resolves to {real}, outside the warehouse {base}")
+    return absolute
+
+
+def read_manifest_object(settings: LakehouseSettings, uri: str) -> bytes:
+    """Stored bytes of the object a manifest row points at. The one function that opens manifest
+    objects: the URI is confined to the warehouse (:func:`confined_uri`) at every read, however the
+    row got there (a row edited after silver validated it included), so no caller can skip the check."""
+    return read_bytes(settings, confined_uri(settings, uri))
+
+
 class ObjectCache:
-    """Reads and decodes each referenced raw file once; remembers failures per URI."""
+    """Reads (through :func:`read_manifest_object`) and decodes each referenced raw file once;
+    remembers failures, refusals included, per URI as text."""
 
     def __init__(self, settings: LakehouseSettings) -> None:
         self.settings = settings
-        self._images: dict[tuple[str, str], np.ndarray | str] = {}
+        self.limits = formats.ReadLimits.from_settings(settings.vision)
+        self._images: dict[tuple[str, str | None], np.ndarray | str] = {}
         self._fetched: dict[str, bytes | str] = {}
 
-    def _fetch(self, absolute: str) -> bytes | str:
+    def _fetch(self, uri: str) -> bytes | str:
         try:
-            return read_bytes(self.settings, absolute)
-        except (FileNotFoundError, OSError) as exc:
-            return f"object missing or unreadable: {absolute} ({type(exc).__name__})"
+            return read_manifest_object(self.settings, uri)
+        except UnsafeURIError as exc:
+            return str(exc)
+        except OSError as exc:  # storage.StorageError names the object
+            return f"object missing or unreadable: {exc}"
 
     def prefetch(self, uris: Iterable[str]) -> None:
-        """Fetch the bytes of many (confined) URIs concurrently; ``images`` then decodes from memory."""
-        wanted = sorted({resolve_uri(u, self.settings.warehouse) for u in uris} - self._fetched.keys())
+        """Fetch the bytes of many URIs concurrently (refused ones are never opened); ``images`` then
+        decodes from memory."""
+        wanted = sorted(set(uris) - self._fetched.keys())
         if len(wanted) > 1:
             with ThreadPoolExecutor(IO_THREADS) as pool:
                 self._fetched.update(zip(wanted, pool.map(self._fetch, wanted), strict=True))
 
-    def images(self, uri: str, source_format: str) -> np.ndarray | str:
-        """Decoded ``(N, C, H, W)`` pixels of a raw file, or an error text."""
+    def images(self, uri: str, source_format: str | None) -> np.ndarray | str:
+        """Decoded ``(N, C, H, W)`` pixels of a raw file, or an error text (why it was refused, could
+        not be read, or does not decode)."""
         key = (uri, source_format)
         if key not in self._images:
-            absolute = resolve_uri(uri, self.settings.warehouse)
-            data = self._fetched.pop(absolute, None)
+            data = self._fetched.pop(uri, None)
             if data is None:
-                data = self._fetch(absolute)
+                data = self._fetch(uri)
             if isinstance(data, str):
                 self._images[key] = data
+            elif source_format is None:
+                self._images[key] = "no source format recorded for it in raw.image_manifest"
             else:
                 try:
-                    self._images[key] = formats.decode_images(source_format, data, absolute.rsplit("/", 1)[-1])
+                    self._images[key] = formats.decode_images(source_format, data, uri.rsplit("/", 1)[-1],
+                                                              limits=self.limits)
                 except formats.FormatError as exc:
                     self._images[key] = str(exc)
         return self._images[key]
@@ -154,7 +186,8 @@ class ObjectCache:
 
 def decode_check(settings: LakehouseSettings, raw: pd.DataFrame) -> pd.DataFrame:
     """Per manifest row: the sha256 of the bytes actually stored at (source_uri, record_index), or why
-    they could not be read. Rows whose URI escapes the warehouse are never opened."""
+    they could not be read. Rows whose URI escapes the warehouse are never opened (the URI check of
+    the validation reports them)."""
     cache = ObjectCache(settings)
     cache.prefetch(u for u in raw["source_uri"] if uri_violation(u, settings.warehouse) is None)
     sha: list[str | None] = []
@@ -178,14 +211,22 @@ def decode_check(settings: LakehouseSettings, raw: pd.DataFrame) -> pd.DataFrame
 
 
 def load_pixels(settings: LakehouseSettings, manifest: pd.DataFrame, formats_by_uri: dict[str, str]) -> np.ndarray:
-    """Pixels of validated manifest rows, aligned with the rows (re-checked against their hash)."""
+    """Pixels of validated manifest rows, aligned with the rows (re-checked against their hash).
+
+    Every row's URI is confined again here (the rows come from a table anyone with write access could
+    have edited since silver validated them): the first row that is refused, unreadable or changed
+    fails the whole load with one line naming the row's URI and why.
+    """
     cache = ObjectCache(settings)
     cache.prefetch(manifest["source_uri"])
     out: list[np.ndarray] = []
     for uri, index, sha in zip(manifest["source_uri"], manifest["record_index"], manifest["sha256"], strict=True):
-        images = cache.images(uri, formats_by_uri[uri])
+        images = cache.images(uri, formats_by_uri.get(uri))
         if isinstance(images, str):
-            raise LakehouseError(f"validated image is no longer readable: {images}")
+            raise LakehouseError(f"validated image {uri}#{index} refused: {images}; nothing was published")
+        if index is None or pd.isna(index) or not 0 <= int(index) < len(images):
+            raise LakehouseError(f"validated image {uri}#{index} refused: record {index} not in the file "
+                                 f"({len(images)} images); nothing was published")
         image = images[int(index)]
         if content_hash(image) != sha:
             raise LakehouseError(f"{uri}#{index} changed since validation (hash mismatch): rerun silver")

@@ -84,8 +84,9 @@ def uri_violation(uri: str | None, warehouse: str) -> str | None:
     """Why ``uri`` may not be read, or None when it lies inside the warehouse.
 
     Refused: empty URIs, ``..``/``.`` segments (also percent-encoded), backslashes, absolute local paths,
-    other schemes, other buckets and anything outside the warehouse prefix. Relative paths are taken
-    relative to the warehouse.
+    relative paths with a ``:``, other schemes, other buckets and anything outside the warehouse prefix.
+    Relative paths are taken relative to the warehouse. (Readers also refuse local paths that resolve
+    through symbolic links to outside the warehouse: ``io.confined_uri``.)
     """
     if uri is None or not str(uri).strip():
         return "missing source URI"
@@ -101,6 +102,8 @@ def uri_violation(uri: str | None, warehouse: str) -> str | None:
     if not sep:
         if decoded.startswith("/") or re.match(r"^[A-Za-z]:", decoded):
             return f"unsafe source URI {uri!r}: absolute paths are not allowed, use a warehouse URI"
+        if ":" in decoded:
+            return f"unsafe source URI {uri!r}: ':' in a relative path (a scheme without '//'?)"
         return None  # relative to the warehouse
     base = storage.to_uri(warehouse).rstrip("/")
     normalised = storage.to_uri(decoded)
