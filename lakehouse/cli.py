@@ -119,48 +119,38 @@ def sql(
     fmt: FormatOption = "table",
     limit: Annotated[int, typer.Option(help="at most this many rows are printed")] = 1000,
 ) -> None:
-    """Run Spark SQL on the catalog (read-only unless --write). Time travel: VERSION AS OF <id>."""
-    from lakehouse import sqlguard
+    """Run Spark SQL on the catalog (read-only unless --write). Time travel: VERSION AS OF <id>.
+
+    Statements are split, parsed and analysed by Spark itself (lakehouse.sqlguard): without --write only
+    queries, SHOW, DESCRIBE and EXPLAIN run; reflection, scripts and path-based sources never do."""
+    from lakehouse.spark import get_spark
+    from lakehouse.sqlguard import SqlGuard
 
     out_fmt = _check_format(fmt)
-    statements = sqlguard.split_statements(query) if query is not None else []
-    if query is not None:
-        _refuse_writes(statements, write)
-    from lakehouse.spark import get_spark
-
-    spark = get_spark(get_settings(), app_name="lakehouse-sql")
-    if query is not None:
-        for statement in statements:
-            _run_statement(spark, statement, out_fmt, limit)
+    settings = get_settings()
+    spark = get_spark(settings, app_name="lakehouse-sql")
+    guard = SqlGuard(spark, allow_writes=write, catalogs=(settings.catalog.name,))
+    if query is None:
+        _interactive(guard, write, out_fmt, limit)
         return
-    _interactive(spark, write, out_fmt, limit)
+    _run_batch(guard, query, out_fmt, limit)
 
 
-def _refuse_writes(statements: list[str], write: bool) -> None:
-    from lakehouse import sqlguard
-
-    if write:
-        return
+def _run_batch(guard: Any, text: str, fmt: OutputFormat, limit: int) -> None:
+    """Vet every statement of ``text`` before the first one runs, then run them in order."""
+    statements = guard.split(text)
     for statement in statements:
-        if not sqlguard.is_read_only(statement):
-            raise LakehouseError(
-                f"{sqlguard.first_keyword(statement)} statements change data or metadata and ad-hoc SQL is "
-                "read-only: add --write to run it"
-            )
+        guard.check(statement, analyze=False)
+    for statement in statements:
+        df = guard.run(statement)
+        rows = df.limit(limit + 1).collect()
+        if len(rows) > limit:
+            typer.echo(f"(showing the first {limit} rows; use --limit)", err=True)
+            rows = rows[:limit]
+        print_rows(df.columns, [list(r) for r in rows], fmt)
 
 
-def _run_statement(spark: Any, statement: str, fmt: OutputFormat, limit: int) -> None:
-    df = spark.sql(statement)
-    rows = df.limit(limit + 1).collect()
-    if len(rows) > limit:
-        typer.echo(f"(showing the first {limit} rows; use --limit)", err=True)
-        rows = rows[:limit]
-    print_rows(df.columns, [list(r) for r in rows], fmt)
-
-
-def _interactive(spark: Any, write: bool, fmt: OutputFormat, limit: int) -> None:
-    from lakehouse import sqlguard
-
+def _interactive(guard: Any, write: bool, fmt: OutputFormat, limit: int) -> None:
     typer.echo("lakehouse SQL (end statements with ';', 'exit' to quit)" + ("" if write else " [read-only]"))
     buffer: list[str] = []
     while True:
@@ -173,14 +163,11 @@ def _interactive(spark: Any, write: bool, fmt: OutputFormat, limit: int) -> None
             return
         buffer.append(line)
         text = "\n".join(buffer)
-        if not text.strip().endswith(";"):
+        if not guard.is_complete(text):
             continue
         buffer.clear()
         try:
-            statements = sqlguard.split_statements(text)
-            _refuse_writes(statements, write)
-            for statement in statements:
-                _run_statement(spark, statement, fmt, limit)
+            _run_batch(guard, text, fmt, limit)
         except Exception as exc:  # keep the prompt alive after a bad query
             typer.echo(f"error: {explain(exc)}", err=True)
 

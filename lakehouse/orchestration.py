@@ -8,6 +8,7 @@ environment all derived from the one settings object.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sys
@@ -39,7 +40,7 @@ def job_path(module: str) -> Path:
 
 
 def _ensure_spark_connection(settings: LakehouseSettings) -> None:
-    """Define the Spark connection from settings unless the deployment defines it."""
+    """Define the Spark connection from settings unless the deployment defines it (at execute time)."""
     var = f"AIRFLOW_CONN_{settings.airflow.spark_conn_id.upper()}"
     master = settings.spark.master
     if master.startswith("spark://"):
@@ -51,7 +52,11 @@ def _ensure_spark_connection(settings: LakehouseSettings) -> None:
 
 
 def submit_environment(settings: LakehouseSettings) -> dict[str, str]:
-    """Environment of the spark-submit process: the driver resolves the same settings as Airflow."""
+    """Environment of the spark-submit process: the driver resolves the same settings as Airflow.
+
+    It holds the credentials (environment only, never argv); it is built when the task executes and
+    handed straight to the subprocess, so it is never rendered, serialised or logged by Airflow.
+    """
     from lakehouse.spark import spark_env
 
     env = {k: v for k, v in os.environ.items() if k.startswith(("LAKEHOUSE_", "AWS_", "JAVA_HOME"))}
@@ -59,6 +64,34 @@ def submit_environment(settings: LakehouseSettings) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env["PYTHONPATH"] = str(PROJECT_ROOT)
     return env
+
+
+@functools.cache
+def _submit_operator_class() -> type:
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    class LakehouseSparkSubmitOperator(SparkSubmitOperator):  # type: ignore[misc,valid-type]
+        """``spark-submit`` of a lakehouse job whose conf, jars and environment are derived from the
+        worker's settings when the task runs, not when the DAG file is parsed: parsing verifies no jar,
+        sets no environment variable, and no secret ever reaches a rendered field or the serialized DAG.
+        """
+
+        def execute(self, context: Any) -> None:
+            from lakehouse.spark import spark_conf
+
+            settings = get_settings()
+            _ensure_spark_connection(settings)
+            conf = spark_conf(settings, app_name=self.task_id)
+            self.jars = conf.pop("spark.jars", None)
+            self.packages = conf.pop("spark.jars.packages", None)
+            conf.pop("spark.master", None)
+            self.conf = conf
+            self.env_vars = submit_environment(settings)
+            self._conn_id = settings.airflow.spark_conn_id
+            super().execute(context)
+
+    LakehouseSparkSubmitOperator.__qualname__ = "LakehouseSparkSubmitOperator"
+    return LakehouseSparkSubmitOperator
 
 
 def run_job_in_process(module: str, argv: list[str]) -> dict[str, Any]:
@@ -90,25 +123,12 @@ def spark_job(task_id: str, module: str, *, args: list[str] | None = None, doc_m
             doc_md=doc_md,
             **kwargs,
         )
-    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-
-    from lakehouse.spark import spark_conf
-
-    _ensure_spark_connection(settings)
-    conf = spark_conf(settings, app_name=task_id)
-    jars = conf.pop("spark.jars", None)
-    packages = conf.pop("spark.jars.packages", None)
-    conf.pop("spark.master", None)
-    return SparkSubmitOperator(
+    return _submit_operator_class()(
         task_id=task_id,
         application=str(job_path(module)),
         application_args=[*JOB_ARGS, *(args or [])],
         conn_id=settings.airflow.spark_conn_id,
-        conf=conf,
-        jars=jars,
-        packages=packages,
         name=f"lakehouse-{task_id}",
-        env_vars=submit_environment(settings),
         doc_md=doc_md,
         **kwargs,
     )

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 LOG4J_CONFIG = PROJECT_ROOT / "infra" / "log4j2.properties"
 _LOOPBACK_MASTERS = ("local", "spark://127.0.0.1", "spark://localhost")
+# Spark's default plus the names our own settings and the AWS SDK use; matching conf and environment
+# entries are shown as *********(redacted) in the UI, event logs and conf dumps.
+REDACTION_REGEX = r"(?i)secret|password|passwd|token|access[._]?key|credential|session[._]?key|auth"
 
 
 def catalog_conf(settings: LakehouseSettings) -> dict[str, str]:
@@ -90,6 +93,11 @@ def spark_conf(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> d
         "spark.ui.enabled": str(settings.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.pyspark.python": sys.executable,
+        # Ad-hoc SQL safety for every session (lakehouse.sqlguard re-applies them): `${...}` is text,
+        # never a variable, and `format.`path`` never reads files outside the catalog.
+        "spark.sql.variable.substitute": "false",
+        "spark.sql.runSQLOnFiles": "false",
+        "spark.redaction.regex": REDACTION_REGEX,
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
         "spark.executor.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
     }
@@ -118,7 +126,12 @@ def spark_env(settings: LakehouseSettings) -> dict[str, str]:
 
 
 def get_spark(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> SparkSession:
-    """Start (or return the running) Spark session for ``settings`` after fast preflight checks."""
+    """Start (or return the running) Spark session for ``settings`` after fast preflight checks.
+
+    Nothing secret goes through the builder: PySpark turns every builder entry into a
+    ``spark-submit --conf`` argument, visible to anyone who can list processes. The catalog
+    password is handed to the catalog when it initialises (:func:`_open_catalog`).
+    """
     from lakehouse.catalog import load_catalog
 
     storage.preflight(settings)
@@ -130,11 +143,24 @@ def get_spark(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> Sp
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)
-    if settings.catalog.password is not None:
-        builder = builder.config(
-            f"spark.sql.catalog.{settings.catalog.name}.jdbc.password",
-            settings.catalog.password.get_secret_value(),
-        )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    _open_catalog(spark, settings)
     return spark
+
+
+def _open_catalog(spark: SparkSession, settings: LakehouseSettings) -> None:
+    """Initialise the Iceberg catalog, giving it the password only for the moment it reads its conf.
+
+    JdbcCatalog reads ``jdbc.password`` from the session conf once, when the catalog is first loaded,
+    and keeps it in its connection pool; the conf entry is removed right after, so ``SET``, conf
+    dumps and the Spark UI never hold it.
+    """
+    if settings.catalog.password is None:
+        return
+    key = f"spark.sql.catalog.{settings.catalog.name}.jdbc.password"
+    spark.conf.set(key, settings.catalog.password.get_secret_value())
+    try:
+        spark._jsparkSession.sessionState().catalogManager().catalog(settings.catalog.name)  # type: ignore[attr-defined]
+    finally:
+        spark.conf.unset(key)

@@ -71,5 +71,5 @@ def test_interactive_prompt_survives_a_bad_query(written, local_settings) -> Non
 def test_writes_are_refused_without_write_flag(local_settings) -> None:
     result = run_cli(["sql", "DELETE FROM raw.smoke_events"], local_settings)
     assert result.returncode == 1
-    assert result.stderr.strip() == ("error: DELETE statements change data or metadata and ad-hoc SQL is "
-                                     "read-only: add --write to run it")
+    assert result.stderr.strip() == ("error: DELETE FROM TABLE is not a read-only query: ad-hoc SQL runs only "
+                                     "queries, SHOW, DESCRIBE and EXPLAIN; add --write to change data or metadata")
