@@ -83,8 +83,9 @@ class AirflowSettings(BaseModel):
 
 
 # Orphan files younger than this are never deleted, whatever the settings say: a write that is still
-# running has written data and metadata files that no snapshot references yet.
-ORPHAN_AGE_FLOOR_HOURS = 1.0
+# running has written data and metadata files that no snapshot references yet. (Iceberg's
+# remove_orphan_files procedure refuses anything under 24 hours for the same reason.)
+ORPHAN_AGE_FLOOR_HOURS = 24.0
 
 
 class MaintenanceSettings(BaseModel):

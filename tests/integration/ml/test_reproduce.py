@@ -240,3 +240,43 @@ def test_vision_model_reproduces_on_cpu(spark, local_settings) -> None:  # type:
     names = {m["name"] for m in report["metrics"]}
     assert {"test_accuracy", "val_accuracy", "test_confusion_matrix[0][0]"} <= names
     assert "train_seconds" not in names  # machine timings are not part of the comparison
+
+
+def test_a_registry_created_before_checksums_gains_the_columns(tmp_path: Path) -> None:
+    """Existing lakes: the first registration after the upgrade adds the columns; old records read as null
+    and `reproduce` says why it cannot check them."""
+    import dataclasses
+
+    from lakehouse.catalog import create_tables
+    from schemas.core import MODEL_REGISTRY
+    from tests.conftest import make_local_settings
+
+    settings = make_local_settings(tmp_path / "old-lake")
+    old_spec = dataclasses.replace(MODEL_REGISTRY, columns=MODEL_REGISTRY.columns[:9])
+    create_tables(settings, [old_spec])
+    artifact = tmp_path / "m.txt"
+    artifact.write_text("m")
+    old_table = load_catalog(settings).load_table(MODEL_REGISTRY.identifier)
+    old_table.append(pa_rows(old_table, model_name="old_model", model_version="v0"))
+    registry.register_model(settings, model_name="new_model", model_version="v1", logical_date=FIN_DAY,
+                            framework="none", artifact_path=artifact, metrics={"a": 1}, params={},
+                            training_snapshots={}, training_set=registry.TrainingSet(3, "sha256:" + "0" * 64),
+                            trainer="ml.finance")
+    columns = load_catalog(settings).load_table(MODEL_REGISTRY.identifier).schema().column_names
+    assert columns == [c.name for c in MODEL_REGISTRY.columns]
+    new = registry.get_model(settings, "new_model")
+    assert (new["training_rows"], new["training_checksum"], new["trainer"]) == (3, "sha256:" + "0" * 64,
+                                                                               "ml.finance")
+    old = registry.get_model(settings, "old_model")
+    assert (old["training_rows"], old["training_checksum"], old["trainer"]) == (None, None, None)
+    result = reproduce(settings, "old_model")
+    assert not result.passed and "no training checksum was recorded" in result.failure()
+
+
+def pa_rows(table: Any, **values: str) -> Any:
+    import pyarrow as pa
+
+    row = {"logical_date": FIN_DAY, "framework": "none", "artifact_uri": "file:///nowhere", "metrics_json": "{}",
+           "params_json": "{}", "training_snapshots_json": "{}",
+           "registered_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC), **values}
+    return pa.Table.from_pylist([row], schema=table.schema().as_arrow())
