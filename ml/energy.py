@@ -221,17 +221,12 @@ def run_dir(settings: LakehouseSettings, run_id: str) -> str:
 
 
 def _write_json(settings: LakehouseSettings, uri: str, document: dict[str, Any]) -> str:
-    fs, path = storage.filesystem(settings, uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as out:
-        out.write(json.dumps(document, sort_keys=True, default=float).encode())
+    storage.write_bytes(settings, uri, json.dumps(document, sort_keys=True, default=float).encode())
     return uri
 
 
 def read_json(settings: LakehouseSettings, uri: str) -> dict[str, Any]:
-    fs, path = storage.filesystem(settings, uri)
-    with fs.open_input_stream(path) as src:
-        return json.loads(src.read())
+    return json.loads(storage.read_bytes(settings, uri))
 
 
 def train(settings: LakehouseSettings, logical_date: dt.date, run_id: str) -> dict[str, Any]:

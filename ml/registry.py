@@ -194,9 +194,7 @@ def upload_artifact(settings: LakehouseSettings, local_path: Path, model_name: s
     """Copy a model file to {artifacts}/models/<name>/<version>/<file>; return its URI."""
     uri = storage.join(storage.to_uri(settings.artifacts), "models", _safe(model_name), _safe(model_version),
                        local_path.name)
-    fs, path = storage.filesystem(settings, uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with local_path.open("rb") as src, fs.open_output_stream(path) as dst:
+    with local_path.open("rb") as src, storage.open_write(settings, uri) as dst:  # byte for byte
         while block := src.read(1 << 20):
             dst.write(block)
     return uri
@@ -204,9 +202,8 @@ def upload_artifact(settings: LakehouseSettings, local_path: Path, model_name: s
 
 def download_artifact(settings: LakehouseSettings, uri: str, dest: Path) -> Path:
     """Copy an artifact from the warehouse storage to ``dest`` (a file path)."""
-    fs, path = storage.filesystem(settings, uri)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with fs.open_input_stream(path) as src, dest.open("wb") as dst:
+    with storage.open_read(settings, uri) as src, dest.open("wb") as dst:  # byte for byte
         while block := src.read(1 << 20):
             dst.write(block)
     return dest

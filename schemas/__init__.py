@@ -1,6 +1,6 @@
 """Every lakehouse table, declared once. ``ALL_TABLES`` maps identifier -> TableSpec."""
 
-from schemas import core, energy, finance, vision
+from schemas import core, deliveries, energy, finance, vision
 from schemas.base import NAMESPACES, Column, TableSpec
 
 ALL_TABLES: dict[str, TableSpec] = {
@@ -10,6 +10,7 @@ ALL_TABLES: dict[str, TableSpec] = {
         *finance.TABLES,
         *vision.TABLES,
         *energy.TABLES,
+        *deliveries.TABLES,
     )
 }
 

@@ -1,23 +1,31 @@
 """spark-submit entry point: land one month of UCI files into raw.energy_readings (as delivered).
 
-The run on the 1st of a month reads ``{landing}/energy/<previous month>/*.txt`` (or ``--option
-source=<file or directory>`` with ``--option household=<id>`` for the published multi-year UCI
-file, of which only the delivered month's lines are kept) and replaces the month's raw rows.
-Files that cannot be read as UCI (wrong delimiter, missing header, unknown household) are kept
-in raw with their ``file_error``; silver quarantines them.
+The run on the 1st of a month reads ``{landing}/energy/<previous month>/*.txt`` (any case: ``.TXT``
+too) or ``--option source=<file or directory>`` with ``--option household=<id>`` for the published
+multi-year UCI file, of which only the delivered month's lines are kept, and replaces the month's raw
+rows. Files that cannot be read as UCI (wrong delimiter, missing header, unknown household) are kept
+in raw with their ``file_error``; silver quarantines them. Every file of the folder is accounted for
+in the summary and in ``raw.delivered_files``: ingested, quarantined (an empty file: ``empty_file``;
+a rejected one: its file error) or ignored with a reason (hidden and ``_`` metadata files, README,
+names that are not ``.txt``).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
+from lakehouse import deliveries
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.write import write_for_date
 from schemas.energy import RAW_READINGS
 from spark_jobs.energy import io
 from spark_jobs.energy.common import delivered_month
+
+DATASET = "uci_household"
+log = logging.getLogger("lakehouse.energy.ingest")
 
 
 def main(ctx: JobContext) -> dict[str, Any]:
@@ -30,11 +38,27 @@ def main(ctx: JobContext) -> dict[str, Any]:
     if source:  # a URI, an absolute path, or a path relative to the landing zone
         location = source if "://" in source else ("file://" + source if source.startswith("/")
                                                    else io.landing_uri(ctx.settings, source))
-    files = [location] if location.endswith(".txt") else io.list_files(ctx.settings, location)
-    if not files:
+    found = io.list_delivery(ctx.settings, location)
+    if not found:
         raise LakehouseError(f"no energy files for {month:%Y-%m} under {location} "
                              f"(logical date {ctx.logical_date}): nothing to ingest")
-    plan = io.file_plan(ctx.settings, files, ctx.options.get("household"))
+    set_aside: list[deliveries.DeliveredFile] = []
+    candidates: list[str] = []
+    for file in found:
+        why_not = deliveries.ignore_reason(file.name) or (
+            None if io.is_uci_file(file.name) else "not a UCI text file (.txt)")
+        if why_not is not None:
+            set_aside.append(deliveries.ignored(file, why_not))
+        elif file.size == 0:
+            set_aside.append(deliveries.quarantined(file, deliveries.EMPTY_FILE))
+        else:
+            candidates.append(file.uri)
+    if not candidates:
+        raise LakehouseError(f"no readable energy files for {month:%Y-%m} under {location}: "
+                             + ", ".join(f"{d.name} ({d.reason})" for d in set_aside))
+    for file in set_aside:
+        log.warning("%s: %s: %s", file.uri, file.outcome, file.reason)
+    plan = io.file_plan(ctx.settings, candidates, ctx.options.get("household"))
     for uri, _hid, error in plan:
         if error:
             print(f"warning: {uri} line 1: {error}", file=sys.stderr)
@@ -52,13 +76,29 @@ def main(ctx: JobContext) -> dict[str, Any]:
     rows = io.read_for_dates(ctx.spark, ctx.settings, RAW_READINGS, [ctx.logical_date])
     stats = rows.agg(F.count("*").alias("lines"), F.countDistinct("source_file").alias("files"),
                      F.sum(F.col("file_error").isNotNull().cast("int")).alias("lines_in_rejected_files")).first()
-    rejected = rows.where(F.col("file_error").isNotNull()).groupBy("source_file").agg(
-        F.first("file_error").alias("error")).orderBy("source_file").collect()
-    for row in rejected:
-        if not any(uri == row["source_file"] and error for uri, _h, error in plan):
-            print(f"warning: {row['source_file']} line 1: {row['error']}", file=sys.stderr)
+    per_file = {r["source_file"]: r for r in rows.groupBy("source_file").agg(
+        F.count("*").alias("rows"), F.first("file_error", ignorenulls=True).alias("error"),
+        F.first("file_sha256", ignorenulls=True).alias("sha256")).collect()}
+    for uri, row in sorted(per_file.items()):
+        if row["error"] and not any(u == uri and error for u, _h, error in plan):
+            print(f"warning: {uri} line 1: {row['error']}", file=sys.stderr)
+    delivered = list(set_aside)
+    by_uri = {f.uri: f for f in found}
+    for uri, _hid, error in plan:
+        file, row = by_uri[uri], per_file.get(uri)
+        reason = error or (row["error"] if row is not None else None)
+        count = int(row["rows"]) if row is not None else 0
+        if count == 0 and not reason:  # only a header or blank lines: nothing was delivered
+            reason = f"no lines dated {month:%Y-%m}" if source else deliveries.EMPTY_FILE
+        delivered.append(deliveries.quarantined(file, reason, count) if reason
+                         else deliveries.ingested(file, count))
+    delivered = deliveries.with_hashes(ctx.settings, delivered,
+                                       {u: r["sha256"] for u, r in per_file.items() if r["sha256"]})
+    deliveries.record(ctx.spark, ctx.settings, delivered, domain="energy", dataset=DATASET,
+                      logical_date=ctx.logical_date, run_id=ctx.run_id)
+    rejected = sorted(uri for uri, row in per_file.items() if row["error"])
     return {"table": RAW_READINGS.identifier, "month": f"{month:%Y-%m}", "snapshot_id": result.snapshot_id,
-            **stats.asDict(), "rejected_files": [row["source_file"] for row in rejected]}
+            **stats.asDict(), "rejected_files": rejected, **deliveries.summary(delivered)}
 
 
 if __name__ == "__main__":

@@ -28,32 +28,37 @@ def month_dir(settings: LakehouseSettings, month_start: dt.date) -> str:
 
 
 def write_text(settings: LakehouseSettings, uri: str, text: str) -> None:
-    """Write a text file to the landing zone (local disk or S3)."""
-    fs, path = storage.filesystem(settings, uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as out:
-        out.write(text.encode())
+    """Write a text file to the landing zone (local disk or S3), UTF-8, byte for byte."""
+    storage.write_bytes(settings, uri, text.encode())
 
 
 def read_text(settings: LakehouseSettings, uri: str) -> tuple[str, str]:
-    """Text and SHA-256 of a landing file (decoded as UTF-8, undecodable bytes replaced)."""
-    fs, path = storage.filesystem(settings, uri)
-    with fs.open_input_stream(path) as src:
-        data = src.read()
+    """Text and SHA-256 of a landing file's stored bytes (decoded as UTF-8, undecodable bytes replaced)."""
+    data = storage.read_bytes(settings, uri)
     return data.decode("utf-8", errors="replace"), hashlib.sha256(data).hexdigest()
 
 
-def list_files(settings: LakehouseSettings, directory: str) -> list[str]:
-    """URIs of the ``.txt`` files directly under ``directory`` (sorted); [] if it does not exist."""
+def is_uci_file(name: str) -> bool:
+    """A UCI text file by its name: ``.txt`` in any case (``HH_002.TXT`` too)."""
+    return name.lower().endswith(".txt")
+
+
+def list_delivery(settings: LakehouseSettings, location: str) -> list[storage.StoredFile]:
+    """Every file directly under the folder ``location`` (sorted; hidden and metadata files included, the
+    ingest accounts for each), or the one file ``location`` names; [] if there is nothing there."""
     import pyarrow.fs as pafs
 
-    fs, path = storage.filesystem(settings, directory)
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(path, recursive=False, allow_not_found=True))
-    except FileNotFoundError:
-        return []
-    scheme = storage.to_uri(directory).split("://", 1)[0]
-    return sorted(f"{scheme}://{i.path}" for i in infos if i.type == pafs.FileType.File and i.path.endswith(".txt"))
+    fs, path = storage.filesystem(settings, location)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.File:
+        return [storage.StoredFile(storage.to_uri(location), info.base_name, int(info.size or 0))]
+    return storage.list_files(settings, location, recursive=False)
+
+
+def list_files(settings: LakehouseSettings, directory: str) -> list[str]:
+    """URIs of the UCI text files (``.txt``, any case) directly under ``directory`` (sorted); [] if it
+    does not exist."""
+    return [f.uri for f in storage.list_files(settings, directory, recursive=False) if is_uci_file(f.name)]
 
 
 def known_households(settings: LakehouseSettings) -> set[str] | None:

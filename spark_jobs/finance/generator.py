@@ -294,9 +294,7 @@ def _clear_dir(settings: LakehouseSettings, uri: str) -> None:
 
 
 def _write(settings: LakehouseSettings, uri: str, data: bytes) -> None:
-    fs, path = storage.filesystem(settings, uri)
-    with fs.open_output_stream(path) as out:
-        out.write(data)
+    storage.write_bytes(settings, uri, data)
 
 
 def write_landing(settings: LakehouseSettings, batch: GeneratedTicks, *, clear: bool = True) -> list[str]:

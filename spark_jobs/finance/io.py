@@ -5,16 +5,18 @@ Writes go through ``lakehouse.write.write_for_date`` (raw) and ``lakehouse.publi
 
 File-level problems never fail the whole batch: an empty or unreadable landing file becomes one
 marker row (``field_count = 0``) that silver quarantines as ``empty_file`` / ``unreadable_file``,
-so every landed file is accounted for in raw. A day with no landing files at all is an error.
+so every landed file is accounted for in raw. Every other file of the folder (``_manifest.json``,
+hidden files, names no adapter reads) is ignored with a reason; ``LandingRead.delivered`` lists every
+file with its outcome for ``raw.delivered_files``. A day with no landing files at all is an error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from lakehouse import storage
+from lakehouse import deliveries, storage
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import LakehouseSettings
 from spark_jobs.finance.adapters import EMPTY_FILE, RAW_FIELDS, UNREADABLE_FILE, adapter_for
@@ -43,47 +45,46 @@ class LandingRead:
     df: DataFrame
     files: dict[str, str] = field(default_factory=dict)  # uri -> adapter name / "empty" / "unreadable"
     ignored: list[str] = field(default_factory=list)  # files no adapter reads
+    # every file of the folder with its outcome (rows are filled in once raw is written: with_rows)
+    delivered: list[deliveries.DeliveredFile] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         problems = {u: k for u, k in self.files.items() if k in ("empty", "unreadable")}
         return {"files": len(self.files), "problem_files": problems, "ignored_files": self.ignored}
 
+    def with_rows(self, rows_by_file: dict[str, int]) -> list[deliveries.DeliveredFile]:
+        """``delivered`` with each read file's row count in raw (marker rows of empty or unreadable
+        files included: they are that file's rows)."""
+        return [d if d.outcome == "ignored" else replace(d, rows=rows_by_file.get(d.uri, 0)) for d in self.delivered]
+
+
+def list_delivery(settings: LakehouseSettings, trade_date: dt.date) -> list[storage.StoredFile]:
+    """Every file of the date's landing folder (recursive), metadata and hidden files included."""
+    return storage.list_files(settings, landing_dir(settings, trade_date))
+
 
 def list_landing(settings: LakehouseSettings, trade_date: dt.date) -> list[LandingFile]:
-    """Data files of the date's landing folder (recursive; names starting with '_' or '.' skipped)."""
-    import pyarrow.fs as pafs
-
-    folder = landing_dir(settings, trade_date)
-    fs, path = storage.filesystem(settings, folder)
-    if fs.get_file_info(path).type != pafs.FileType.Directory:
-        return []
-    infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
-    scheme = storage.to_uri(folder).split("://", 1)[0]
-    files = []
-    for info in infos:
-        if info.type != pafs.FileType.File or info.base_name.startswith(("_", ".")):
-            continue
-        files.append(LandingFile(f"{scheme}://{info.path}", int(info.size or 0)))
-    return sorted(files, key=lambda f: f.uri)
+    """Data files of the date's landing folder (recursive; hidden, '_' metadata and documentation files
+    skipped: ``deliveries.ignore_reason``)."""
+    return [LandingFile(f.uri, f.size) for f in list_delivery(settings, trade_date)
+            if deliveries.ignore_reason(f.name) is None]
 
 
 def _check_file(settings: LakehouseSettings, file: LandingFile, binary: bool) -> tuple[str, str] | None:
     """('empty'|'unreadable', detail) for a file that cannot contribute rows, else None."""
     if file.size == 0:
         return "empty", EMPTY_FILE
-    fs, path = storage.filesystem(settings, file.uri)
     if binary:
         import pyarrow.parquet as pq
 
         try:
-            with fs.open_input_file(path) as handle:
+            with storage.open_random_access(settings, file.uri) as handle:
                 meta = pq.ParquetFile(handle).metadata
         except Exception as exc:
             return "unreadable", f"{UNREADABLE_FILE}: {str(exc).splitlines()[0][:200]}"
         return ("empty", EMPTY_FILE) if meta.num_rows == 0 else None
     if file.size <= SMALL_FILE_BYTES:  # a CSV with only a header (or blank lines) is empty too
-        with fs.open_input_stream(path) as handle:
-            lines = [ln.strip() for ln in handle.read().decode("utf-8", "replace").splitlines()]
+        lines = [ln.strip() for ln in storage.read_bytes(settings, file.uri).decode("utf-8", "replace").splitlines()]
         data = [ln for ln in lines if ln and not ln.startswith(("symbol,", "id,"))]
         if not data:
             return "empty", EMPTY_FILE
@@ -97,8 +98,8 @@ def read_landing(spark: SparkSession, settings: LakehouseSettings, trade_date: d
     from pyspark.sql import functions as F
     from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-    files = list_landing(settings, trade_date)
-    if not files:
+    delivered = list_delivery(settings, trade_date)
+    if not delivered:
         raise LakehouseError(
             f"no landing files for finance ticks on {trade_date} under {landing_dir(settings, trade_date)}: "
             f"land them first (e.g. `lakehouse generate ticks --date {trade_date}`)"
@@ -106,23 +107,34 @@ def read_landing(spark: SparkSession, settings: LakehouseSettings, trade_date: d
     read = LandingRead(df=None)  # type: ignore[arg-type]
     by_adapter: dict[str, tuple[Any, list[str]]] = {}
     markers: list[tuple[Any, ...]] = []
-    for file in files:
+    for stored in delivered:
+        why_not = deliveries.ignore_reason(stored.name)
+        if why_not is not None:
+            read.delivered.append(deliveries.ignored(stored, why_not))
+            continue
+        file = LandingFile(stored.uri, stored.size)
         adapter = adapter_for(file.uri)
         if adapter is None:
             read.ignored.append(file.uri)
+            read.delivered.append(deliveries.ignored(stored, "no tick adapter reads this file name "
+                                                             "(csv, parquet, Binance trades csv)"))
             continue
         problem = _check_file(settings, file, adapter.binary)
         if problem is not None:
             kind, detail = problem
             read.files[file.uri] = kind
             markers.append((file.uri, adapter.name, 0, None, None, None, None, None, None, detail))
+            # the reason code silver quarantines the marker row with (empty_file / unreadable_file: ...)
+            reason = deliveries.EMPTY_FILE if kind == "empty" else "unreadable_file" + detail[len(UNREADABLE_FILE):]
+            read.delivered.append(deliveries.quarantined(stored, reason))
             continue
         read.files[file.uri] = adapter.name
+        read.delivered.append(deliveries.ingested(stored, rows=0))
         by_adapter.setdefault(adapter.name, (adapter, []))[1].append(file.uri)
     if not read.files:
         raise LakehouseError(
             f"no tick files for {trade_date} under {landing_dir(settings, trade_date)} "
-            f"(found only: {', '.join(u.rsplit('/', 1)[-1] for u in read.ignored)})"
+            f"(found only: {', '.join(f'{d.name} ({d.reason})' for d in read.delivered)})"
         )
     frames: list[DataFrame] = []
     for adapter, uris in by_adapter.values():

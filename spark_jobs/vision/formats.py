@@ -639,6 +639,13 @@ def read_delivery(dataset: str, files: Mapping[str, bytes], *,
     return out
 
 
+def official_name(dataset: str, name: str) -> str | None:
+    """The official file ``name`` is a copy of (any case, gzipped or not, under ``cifar-10-batches-py/``
+    or not), or None."""
+    lower = name.lower().removesuffix(".gz").removeprefix(CIFAR_DIR + "/")
+    return next((base for base in _official_bases(dataset) if base.lower() == lower), None)
+
+
 def _official_bases(dataset: str) -> list[str]:
     if dataset == "mnist":
         return [name for pair in MNIST_FILES.values() for name in pair]

@@ -1,20 +1,25 @@
 """spark-submit entry point: land a delivery into the raw zone and write ``raw.image_manifest``.
 
-Every delivered file is read with the strict format readers first; if any file is bad (wrong magic,
-truncated, count mismatch, corrupt or foreign pickle, a PNG outside png/<split>/<class>/) the run stops
-with one line naming the file and nothing is landed or written. Otherwise the files are copied
-unchanged into the raw zone and the manifest (one row per image) replaces this dataset's rows of the
-logical date in one commit. A single PNG that does not decode is an item problem, not a delivery
-problem: it is landed and listed like the others, and silver quarantines it.
+Every delivered file is read with the strict format readers first (byte for byte, capped by
+``vision.max_file_bytes`` / ``max_images_per_file``); if any file is bad (wrong magic, truncated,
+count mismatch, corrupt or foreign pickle, a PNG outside png/<split>/<class>/) the run stops with one
+line naming the file and nothing is landed or written. Otherwise the files are copied unchanged into
+the raw zone (their SHA-256 in the manifest is the delivered file's) and the manifest (one row per
+image) replaces this dataset's rows of the logical date in one commit. A single PNG that does not
+decode is an item problem, not a delivery problem: it is landed and listed like the others, and
+silver quarantines it. Every file of the landing folder is accounted for in the summary and in
+``raw.delivered_files``: ingested, quarantined (empty, or a PNG that does not decode) or ignored with a
+reason (hidden and ``_`` metadata files, README, another copy of an official file, anything else).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pandas as pd
 
-from lakehouse import storage
+from lakehouse import deliveries, storage
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.write import write_for_date
 from schemas.vision import RAW_IMAGE_MANIFEST
@@ -23,22 +28,55 @@ from spark_jobs.vision.options import dataset_option
 from spark_jobs.vision.transforms import build_png_manifest, build_raw_manifest
 
 
+def account(dataset: str, found: list[storage.StoredFile], used: dict[str, int],
+            pngs: list[formats.DeliveredImage]) -> list[deliveries.DeliveredFile]:
+    """What became of every file of the landing folder. ``used``: landed file name -> its manifest rows."""
+    png_errors = {p.file_name: p.decode_error for p in pngs if p.pixels is None}
+    out: list[deliveries.DeliveredFile] = []
+    for file in found:
+        why_not = deliveries.ignore_reason(file.name)
+        if why_not is not None:
+            out.append(deliveries.ignored(file, why_not))
+        elif file.name in used:
+            rows = used[file.name]
+            if file.size == 0:
+                out.append(deliveries.quarantined(file, deliveries.EMPTY_FILE, rows))
+            elif file.name in png_errors:
+                out.append(deliveries.quarantined(file, f"undecodable: {png_errors[file.name]}", rows))
+            else:
+                out.append(deliveries.ingested(file, rows))
+        elif file.size == 0:
+            out.append(deliveries.quarantined(file, deliveries.EMPTY_FILE))
+        elif (official := formats.official_name(dataset, file.name)) is not None:
+            out.append(deliveries.ignored(file, f"another copy of {official} was read instead"))
+        else:
+            out.append(deliveries.ignored(file, f"not a file of a {dataset} delivery (expected "
+                                                f"{', '.join(formats.expected_files(dataset))})"))
+    return out
+
+
 def main(ctx: JobContext) -> dict[str, Any]:
     """Read the landing files of --option dataset=..., keep them in the raw zone, write the raw manifest."""
     dataset = dataset_option(ctx)
-    files = io.read_landing(ctx.settings, dataset)
-    delivered = formats.read_delivery(dataset, files)  # raises on the first bad file: nothing landed yet
+    limits = formats.ReadLimits.from_settings(ctx.settings.vision)
+    found = io.list_landing(ctx.settings, dataset)
+    candidates = [f for f in found if deliveries.ignore_reason(f.name) is None]
+    files = io.read_landing(ctx.settings, dataset, candidates)
+    delivered = formats.read_delivery(dataset, files, limits=limits)  # raises on the first bad file: nothing landed
     pngs = formats.read_png_delivery(dataset, files)
     landing = io.landing_dir(ctx.settings, dataset)
     raw_dir = io.raw_zone_dir(ctx.settings, dataset, ctx.logical_date)
-    needed = sorted({d.file_name for d in delivered} | {c for d in delivered for c in d.companion_files}
-                    | {p.file_name for p in pngs})
+    used = {d.file_name: len(d.batch.labels) for d in delivered}
+    used.update({c: 0 for d in delivered for c in d.companion_files})
+    used.update({p.file_name: 1 for p in pngs})
+    needed = sorted(used)
     io.write_many(ctx.settings, {storage.join(raw_dir, name): files[name] for name in needed})
+    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     frames = [
         build_raw_manifest(
             d.batch, dataset=dataset, source_uri=storage.join(raw_dir, d.file_name),
             landing_uri=storage.join(landing, d.file_name), source_format=d.source_format,
-            source_file_sha256=io.sha256_hex(files[d.file_name]), logical_date=ctx.logical_date, run_id=ctx.run_id)
+            source_file_sha256=hashes[d.file_name], logical_date=ctx.logical_date, run_id=ctx.run_id)
         for d in delivered
     ]
     if pngs:
@@ -48,9 +86,13 @@ def main(ctx: JobContext) -> dict[str, Any]:
     df = io.dataset_frame(ctx.spark, ctx.settings, RAW_IMAGE_MANIFEST, manifest, ctx.logical_date, dataset)
     result = write_for_date(ctx.spark, ctx.settings, RAW_IMAGE_MANIFEST, df, logical_date=ctx.logical_date,
                             run_id=ctx.run_id)
+    accounted = deliveries.with_hashes(ctx.settings, account(dataset, found, used, pngs),
+                                       {storage.join(landing, name): sha for name, sha in hashes.items()})
+    deliveries.record(ctx.spark, ctx.settings, accounted, domain="vision", dataset=dataset,
+                      logical_date=ctx.logical_date, run_id=ctx.run_id)
     return {"table": result.table, "dataset": dataset, "files": len(needed), "images": len(manifest),
             "undecodable_png": sum(p.pixels is None for p in pngs),
-            "raw_zone": raw_dir, "snapshot_id": result.snapshot_id}
+            "raw_zone": raw_dir, "snapshot_id": result.snapshot_id, **deliveries.summary(accounted)}
 
 
 if __name__ == "__main__":
