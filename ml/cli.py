@@ -98,9 +98,11 @@ def render(result: Any) -> str:
         lines += ["", "metrics    not compared: the training set differs"]
     ok = sum(m.ok for m in result.metrics)
     verdict = "PASS" if result.passed else "FAIL"
+    metrics = (f"{ok}/{len(result.metrics)} metrics within {result.tolerance:g}" if result.metrics
+               else "metrics not compared")
     lines += ["", f"result     {verdict}: rows {'=' if result.rows_match else '≠'}, checksum "
-              f"{'=' if result.checksum_match else '≠'}, {ok}/{len(result.metrics)} metrics within "
-              f"{result.tolerance:g} (rebuild {result.rebuild_seconds:.1f} s, retrain {result.retrain_seconds:.1f} s)"]
+              f"{'=' if result.checksum_match else '≠'}, {metrics} (rebuild {result.rebuild_seconds:.1f} s, "
+              f"retrain {result.retrain_seconds:.1f} s)"]
     return "\n".join(lines)
 
 

@@ -280,10 +280,13 @@ def ensure_registry_columns(table: Table) -> Table:
 
 
 def list_models(settings: LakehouseSettings, model_name: str | None = None) -> list[dict[str, Any]]:
-    """Registry rows (optionally of one model), newest logical date first."""
+    """Registry rows (optionally of one model), newest logical date first (none before `lakehouse init`)."""
     from pyiceberg.expressions import EqualTo
 
-    table = load_catalog(settings).load_table(MODEL_REGISTRY.identifier)
+    catalog = load_catalog(settings)
+    if not catalog.table_exists(MODEL_REGISTRY.identifier):
+        return []
+    table = catalog.load_table(MODEL_REGISTRY.identifier)
     if table.current_snapshot() is None:
         return []
     row_filter = EqualTo("model_name", model_name) if model_name else None
