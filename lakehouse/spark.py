@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -159,8 +160,12 @@ def _open_catalog(spark: SparkSession, settings: LakehouseSettings) -> None:
     if settings.catalog.password is None:
         return
     key = f"spark.sql.catalog.{settings.catalog.name}.jdbc.password"
-    spark.conf.set(key, settings.catalog.password.get_secret_value())
+    py4j_log = logging.getLogger("py4j")
+    level = py4j_log.level
+    py4j_log.setLevel(max(level, logging.INFO))  # py4j logs every command it sends at DEBUG
     try:
+        spark.conf.set(key, settings.catalog.password.get_secret_value())
         spark._jsparkSession.sessionState().catalogManager().catalog(settings.catalog.name)  # type: ignore[attr-defined]
     finally:
         spark.conf.unset(key)
+        py4j_log.setLevel(level)
