@@ -5,12 +5,14 @@ discover tables -> compact small files, expire old snapshots, rewrite manifests 
 
 - Tables are discovered from the catalog when the run starts (not when this file is parsed), so new
   tables are maintained without a redeploy.
-- Snapshot expiry keeps `LAKEHOUSE_MAINTENANCE__SNAPSHOT_RETENTION_DAYS` days and at least
-  `RETAIN_LAST` snapshots of main; snapshots pinned by a tag (`train_*`, the model registry's training
-  snapshots) or a branch (`audit_*`, runs waiting for their gate) are never expired.
+- Snapshot expiry keeps `snapshot_retention_days` (default 7) and at least `retain_last` (5) snapshots of
+  main; snapshots pinned by a tag (`train_*`, the model registry's training snapshots) or a branch
+  (`audit_*`, runs waiting for their gate) are never expired.
 - Orphan files (left by killed or failed writes: data files plus manifests/metadata that no snapshot
-  references) are deleted only once older than `ORPHAN_SAFE_AGE_HOURS` (default 72 h, never below 1 h),
-  so a write still in flight never loses its files.
+  references) are deleted only once older than `orphan_safe_age_hours` (default 72, never below 24), so a
+  write still in flight never loses its files.
+- Compaction bin-packs partitions with at least `min_input_files` (5) files towards `target_file_size_mb`
+  (128). All knobs: `LAKEHOUSE_MAINTENANCE__<NAME>` (lakehouse.settings.MaintenanceSettings).
 - One failing table does not stop the others; the task then fails naming it (retried per default_args).
 
 Wiring only: the work lives in lakehouse/maintenance.py, run by spark_jobs/maintenance.py.
