@@ -3,7 +3,7 @@
 Each domain's landing job (finance raw, energy ingest, vision raw) lists its delivery folder, decides
 the outcome of every file it finds and reports all of them twice: in the job's one-line JSON summary
 (:func:`summary`) and as rows of ``raw.delivered_files`` (:func:`record`, through the one write path,
-replacing exactly the run's domain and dataset for its logical date). The rules every domain shares
+scoped to the run's domain and dataset for its logical date). The rules every domain shares
 live here: which names are never data (:func:`ignore_reason`) and what an empty file is
 (:data:`EMPTY_FILE`, always quarantined, never silently dropped).
 """
@@ -97,20 +97,19 @@ def summary(files: Iterable[DeliveredFile]) -> dict[str, Any]:
 
 def record(spark: SparkSession, settings: LakehouseSettings, files: Iterable[DeliveredFile], *, domain: str,
            dataset: str, logical_date: dt.date, run_id: str) -> WriteResult:
-    """Write the run's files as ``domain``/``dataset``'s complete rows of ``raw.delivered_files`` for the
-    logical date (one commit through ``write_for_date``; other domains' and datasets' rows are kept)."""
+    """Write the run's files as the complete rows of ``domain``/``dataset`` in ``raw.delivered_files`` for
+    the logical date: one commit through ``write_for_date`` with that scope, so other domains' and
+    datasets' rows of the date are untouched (and a concurrent run of another scope both lands)."""
     from lakehouse.write import write_for_date
-    from schemas.deliveries import DOMAINS, delivered_files_spec
+    from schemas.deliveries import DELIVERED_FILES, scope
 
-    spec = delivered_files_spec(domain)
-    target = spark.table(settings.table_name(spec.identifier)).schema
+    owned = scope(domain, dataset)
+    target = spark.table(settings.table_name(DELIVERED_FILES.identifier)).schema
     values = [{
-        "domain": domain, "dataset": dataset, "logical_date": logical_date,
-        **{f"{d}_date": logical_date if d == domain else None for d in DOMAINS},
-        "run_id": run_id, "file_uri": f.uri, "file_name": f.name, "size_bytes": f.size, "sha256": f.sha256,
-        "outcome": f.outcome, "reason": f.reason, "rows": f.rows,
+        "logical_date": logical_date, **owned, "run_id": run_id, "file_uri": f.uri, "file_name": f.name,
+        "size_bytes": f.size, "sha256": f.sha256, "outcome": f.outcome, "reason": f.reason, "rows": f.rows,
     } for f in files]
     nullable = target.__class__([field.__class__(field.name, field.dataType, True) for field in target.fields])
     df = spark.createDataFrame([tuple(v[field.name] for field in target.fields) for v in values], nullable)
-    return write_for_date(spark, settings, spec, df, logical_date=logical_date, run_id=run_id,
-                          mode="upsert", keys=["dataset"])
+    return write_for_date(spark, settings, DELIVERED_FILES, df, logical_date=logical_date, run_id=run_id,
+                          scope=owned)

@@ -4,15 +4,10 @@ Each domain's landing job writes one row per file it found: ingested, quarantine
 as ``empty_file``) or ignored (with a reason: hidden and ``_`` metadata files, documentation, names no
 reader takes). Nothing that was delivered disappears without a trace.
 
-Three domains write the same logical dates (a finance trade date can be an energy meter-reading day
-and a vision ingest date). A run must replace only its own domain's rows of the date, so the write
-scope is a logical-date column per domain (``finance_date``, ``energy_date``, ``vision_date``: the run's
-date in its own domain's column, null in the others) and each domain writes through
-:func:`delivered_files_spec`, whose logical-date column is its own. Two vision datasets of one date
-upsert by ``dataset`` within ``vision_date``. ``logical_date`` holds the date for every row, for queries.
+Three domains (and two vision datasets) write the same logical dates: a finance trade date can be an
+energy meter-reading day and a vision ingest date. Each run writes with the scope
+``{"domain": ..., "dataset": ...}`` (:func:`scope`), so it replaces exactly its own rows of the date.
 """
-
-from dataclasses import replace
 
 from pyiceberg.types import DateType, LongType, StringType
 
@@ -26,11 +21,9 @@ DELIVERED_FILES = TableSpec(
     description="One row per delivered file and run: ingested, quarantined with a reason, or ignored with a "
                 "reason; its size and SHA-256 as delivered and the rows it has in the domain's raw table.",
     columns=(
+        Column("logical_date", DateType(), required=True, doc="logical date of the run that accounted for the file"),
         Column("domain", StringType(), required=True, doc="finance, energy or vision"),
         Column("dataset", StringType(), required=True, doc="what the run landed: ticks, uci_household, mnist, cifar10"),
-        Column("logical_date", DateType(), required=True, doc="logical date of the run that accounted for the file"),
-        *(Column(f"{d}_date", DateType(), doc=f"write scope: logical_date on {d} rows, null on the others")
-          for d in DOMAINS),
         Column("run_id", StringType()),
         Column("file_uri", StringType(), required=True, doc="where the file was delivered"),
         Column("file_name", StringType(), doc="path relative to the delivery folder"),
@@ -40,17 +33,17 @@ DELIVERED_FILES = TableSpec(
         Column("reason", StringType(), doc="why the file was quarantined or ignored"),
         Column("rows", LongType(), doc="rows the file has in the domain's raw table (null when ignored)"),
     ),
-    partition_by=(identity("domain"), identity("logical_date")),
-    sort_by=("file_uri",),
+    partition_by=(identity("logical_date"), identity("domain")),
+    sort_by=("dataset", "file_uri"),
     logical_date_column="logical_date",
 )
 
 
-def delivered_files_spec(domain: str) -> TableSpec:
-    """``raw.delivered_files`` as one domain writes it: its logical-date column is the domain's own."""
+def scope(domain: str, dataset: str) -> dict[str, str]:
+    """The rows of a date one run owns: its domain's and dataset's."""
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}: one of {', '.join(DOMAINS)}")
-    return replace(DELIVERED_FILES, logical_date_column=f"{domain}_date")
+    return {"domain": domain, "dataset": dataset}
 
 
 TABLES = (DELIVERED_FILES,)

@@ -41,7 +41,7 @@ def test_every_delivered_file_of_the_month_is_accounted_for(spark, lake) -> None
             assert where["outcome"] == outcome, (name, where)
             assert (where["reason"] is None) if reason is None else reason in where["reason"], (name, where)
         assert table[name]["sha256"] == hashlib.sha256(files[name]).hexdigest(), name
-        assert table[name]["size_bytes"] == len(files[name]) and table[name]["energy_date"] == DAY
+        assert table[name]["size_bytes"] == len(files[name]) and table[name]["dataset"] == "uci_household"
     assert summary["files"] == 2, "both households reach raw, the .TXT one included"
     assert summary["delivered"] == {"ingested": 2, "quarantined": 1, "ignored": 4}
     raw_rows = spark.table(lake.table_name("raw.energy_readings")).where(F.col("meter_read_date") == F.lit(DAY))

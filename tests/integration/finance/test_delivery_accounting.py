@@ -43,7 +43,7 @@ def test_every_delivered_file_of_the_day_is_accounted_for(spark, lake) -> None: 
             assert where["outcome"] == outcome, (name, where)
             assert (where["reason"] is None) if reason is None else reason in where["reason"], (name, where)
         assert table[name]["sha256"] == hashlib.sha256(delivered[name]).hexdigest(), name  # type: ignore[arg-type]
-        assert table[name]["finance_date"] == DAY and table[name]["energy_date"] is None
+        assert table[name]["dataset"] == "ticks" and table[name]["run_id"] == "finance-accounting"
     raw_rows = spark.table(lake.table_name("raw.ticks")).where(F.col("trade_date") == F.lit(DAY))
     assert sum(t["rows"] or 0 for t in table.values()) == raw_rows.count() == summary["rows"]
     assert table["TICKS-EXTRA.CSV"]["rows"] > 0 and table["ticks-EMPTY.csv"]["rows"] == 1, "its marker row"
