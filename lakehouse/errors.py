@@ -25,6 +25,10 @@ _KNOWN_CAUSES: list[tuple[str, str]] = [
      "S3 bucket does not exist: create it or fix the warehouse setting"),
     (r"database is locked|SQLITE_BUSY",
      "catalog database is locked by another process: wait for it to finish or use the PostgreSQL catalog"),
+    (r"Found conflicting files|Found new conflicting delete files|Found conflicting deleted files|"
+     r"Missing required files to delete",
+     "commit conflict: another run changed the same rows of this table and date while this one ran; "
+     "nothing was committed by this attempt: retry it"),
     (r"is not an ancestor|Cannot fast-forward",
      "main moved after this run staged its data (another run published in between): rerun this run"),
     (r"ClassNotFoundException: org\.apache\.iceberg|Cannot find catalog plugin class",

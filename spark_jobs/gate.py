@@ -2,7 +2,8 @@
 
 Options: ``table=silver.ticks`` (rows validated), ``suite=silver_ticks`` (expectations module),
 ``publish=silver.ticks,quarantine.ticks`` (tables fast-forwarded on success; default: ``table``).
-On failure nothing is published and the run fails with the report's location.
+On failure nothing is published and the run fails with the report's location. The tables are published
+together by ``lakehouse.publish.publish_all``: the gate can be killed at any point and retried.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
-from lakehouse.publish import publish
+from lakehouse.publish import publish_all
 from lakehouse.quality import GateContext, load_suite, run_gate
 from schemas import get_table_spec
 
@@ -28,7 +29,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
     suite = load_suite(suite_name)
     staged = gate_ctx.read(table, staged=True)
     result = run_gate(staged, gate_ctx, suite_name, suite.build(gate_ctx))
-    published = {t: publish(ctx.spark, ctx.settings, get_table_spec(t), ctx.run_id) for t in to_publish}
+    published = publish_all(ctx.spark, ctx.settings, [get_table_spec(t) for t in to_publish], ctx.run_id)
     return {"suite": suite_name, "expectations": result.evaluated, "report": result.report_uri,
             "published": published}
 

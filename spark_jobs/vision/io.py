@@ -271,29 +271,23 @@ def to_spark(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec, 
     return spark.createDataFrame(frame, schema=nullable)
 
 
-def with_other_datasets(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec, df: DataFrame,
-                        logical_date: dt.date, dataset: str) -> DataFrame:
-    """``df`` plus main's rows of the same date that belong to other datasets.
-
-    Written with mode ``replace``, this replaces exactly one dataset's rows of the date, even when
-    ``df`` is empty (an upsert keyed by dataset would keep stale rows then).
-    """
-    from pyspark.sql import functions as F
-
-    others = spark.table(settings.table_name(spec.identifier)).where(
-        (F.col("ingest_date") == F.lit(logical_date)) & (F.col("dataset") != F.lit(dataset)))
-    return df.unionByName(others.select(*df.columns))
+def dataset_scope(dataset: str) -> dict[str, str]:
+    """The rows one dataset's run owns within a date: writes replace exactly these (runs of other
+    datasets on the same date write beside them, concurrently if they like)."""
+    return {"dataset": dataset}
 
 
-def dataset_frame(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec, frame: pd.DataFrame,
-                  logical_date: dt.date, dataset: str) -> DataFrame:
-    """The complete new content of ``spec`` for the date: ``frame`` for ``dataset``, others as they are."""
-    return with_other_datasets(spark, settings, spec, to_spark(spark, settings, spec, frame), logical_date, dataset)
+def write_dataset(ctx: JobContext, spec: TableSpec, frame: pd.DataFrame, dataset: str) -> WriteResult:
+    """Write ``frame`` as ``dataset``'s complete rows of the run's date on ``main``."""
+    from lakehouse.write import write_for_date
+
+    return write_for_date(ctx.spark, ctx.settings, spec, to_spark(ctx.spark, ctx.settings, spec, frame),
+                          logical_date=ctx.logical_date, run_id=ctx.run_id, scope=dataset_scope(dataset))
 
 
 def stage_dataset(ctx: JobContext, spec: TableSpec, frame: pd.DataFrame, dataset: str) -> WriteResult:
     """Stage ``frame`` as ``dataset``'s complete rows of the run's date on the run's audit branch."""
     from lakehouse.publish import stage_for_date
 
-    df = dataset_frame(ctx.spark, ctx.settings, spec, frame, ctx.logical_date, dataset)
-    return stage_for_date(ctx.spark, ctx.settings, spec, df, logical_date=ctx.logical_date, run_id=ctx.run_id)
+    return stage_for_date(ctx.spark, ctx.settings, spec, to_spark(ctx.spark, ctx.settings, spec, frame),
+                          logical_date=ctx.logical_date, run_id=ctx.run_id, scope=dataset_scope(dataset))

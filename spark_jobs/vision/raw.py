@@ -21,7 +21,6 @@ import pandas as pd
 
 from lakehouse import deliveries, storage
 from lakehouse.jobs import JobContext, run_job
-from lakehouse.write import write_for_date
 from schemas.vision import RAW_IMAGE_MANIFEST
 from spark_jobs.vision import formats, io
 from spark_jobs.vision.options import dataset_option
@@ -83,9 +82,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
         frames.append(build_png_manifest(pngs, dataset=dataset, raw_dir=raw_dir, landing_dir=landing,
                                          logical_date=ctx.logical_date, run_id=ctx.run_id))
     manifest = pd.concat(frames, ignore_index=True)
-    df = io.dataset_frame(ctx.spark, ctx.settings, RAW_IMAGE_MANIFEST, manifest, ctx.logical_date, dataset)
-    result = write_for_date(ctx.spark, ctx.settings, RAW_IMAGE_MANIFEST, df, logical_date=ctx.logical_date,
-                            run_id=ctx.run_id)
+    result = io.write_dataset(ctx, RAW_IMAGE_MANIFEST, manifest, dataset)
     accounted = deliveries.with_hashes(ctx.settings, account(dataset, found, used, pngs),
                                        {storage.join(landing, name): sha for name, sha in hashes.items()})
     deliveries.record(ctx.spark, ctx.settings, accounted, domain="vision", dataset=dataset,

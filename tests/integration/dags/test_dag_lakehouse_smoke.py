@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from lakehouse.publish import audit_branch, branch_exists
 from tests.support.airflow import run_dag, task_states
 
 
@@ -16,4 +17,4 @@ def test_smoke_dag_stages_gates_and_publishes(airflow_env, spark, lake, mode) ->
     assert task_states(dag_run) == {"stage_smoke_events": "success", "gate_smoke_events": "success"}
     table = lake.table_name("raw.smoke_events")
     assert spark.sql(f"SELECT count(*) FROM {table} WHERE event_date = DATE'{day}'").collect()[0][0] == 100
-    assert spark.sql(f"SELECT count(*) FROM {table}.refs WHERE name LIKE 'audit_%'").collect()[0][0] == 0
+    assert not branch_exists(spark, table, audit_branch(dag_run.run_id))
