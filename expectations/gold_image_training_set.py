@@ -3,7 +3,8 @@
 Checks labels, class balance, split proportions, that no content hash sits in two splits, plausible
 pixel statistics, and reconciliation with the published silver manifest. Class and split shares are
 computed here and turned into value-set expectations: a class (or split) whose share is out of bounds
-is left out of the allowed set, so its rows fail and the report names the column.
+is left out of the allowed set, so its rows fail and the report names the column. A class with no rows at
+all (missing from the delivery) has no row to fail, so the out-of-bounds classes must also be present.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def build(ctx: GateContext) -> list[dict[str, Any]]:
         {"type": "expect_column_values_to_be_in_set",
          "kwargs": {"column": "label", "value_set": sorted(allowed_labels)},
          "meta": {"why": "class balance of the training split within bounds", "shares": shares}},
+        {"type": "expect_column_distinct_values_to_contain_set",
+         "kwargs": {"column": "label", "value_set": sorted(set(range(10)) - allowed_labels)},
+         "meta": {"why": "a class whose share is out of bounds fails even when it has no rows (missing class)",
+                  "shares": shares}},
         {"type": "expect_column_values_to_be_in_set",
          "kwargs": {"column": "split", "value_set": sorted(allowed_splits)},
          "meta": {"why": "split proportions within tolerance", "shares": shares}},
