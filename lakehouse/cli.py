@@ -175,24 +175,21 @@ def _interactive(guard: Any, write: bool, fmt: OutputFormat, limit: int) -> None
 @app.command()
 @friendly
 def maintain(
-    table: Annotated[list[str] | None, typer.Argument(help="namespace.table (default: all tables)")] = None,
-    older_than_days: Annotated[float, typer.Option(help="expire snapshots older than this")] = 7.0,
-    retain_last: Annotated[int, typer.Option(help="always keep this many recent snapshots")] = 5,
-    orphans: Annotated[bool, typer.Option("--orphans", help="also delete unreferenced files")] = False,
+    table: Annotated[list[str] | None, typer.Argument(help="namespace.table (default: every table)")] = None,
+    steps: Annotated[str, typer.Option(help="comma-separated: compact, expire, manifests, orphans")] =
+        "compact,expire,manifests,orphans",
 ) -> None:
-    """Expire old snapshots (tagged/branched ones are kept), rewrite manifests, remove orphans."""
-    from lakehouse.catalog import list_tables
-    from lakehouse.maintenance import maintain_table
+    """What the lakehouse_maintenance DAG runs: compaction, snapshot expiry (tagged training snapshots and
+    audit branches are kept), manifest rewrite, orphan removal past the safe age. Retention comes from
+    settings (LAKEHOUSE_MAINTENANCE__*)."""
+    from lakehouse.maintenance import run_maintenance
     from lakehouse.spark import get_spark
 
     settings = get_settings()
-    identifiers = table or [s.identifier for s in list_tables(settings)]
     spark = get_spark(settings, app_name="lakehouse-maintain")
-    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=older_than_days)
-    for identifier in identifiers:
-        result = maintain_table(spark, settings, identifier, older_than=cutoff, retain_last=retain_last,
-                                remove_orphans=orphans)
-        typer.echo(json.dumps(result, default=str))
+    result = run_maintenance(spark, settings, tables=table or None,
+                             steps=[s.strip() for s in steps.split(",") if s.strip()])
+    typer.echo(json.dumps(result, default=str))
 
 
 @app.command()

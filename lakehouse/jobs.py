@@ -15,13 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.errors import explain
+from lakehouse.errors import DataQualityError, explain
 from lakehouse.settings import LakehouseSettings, get_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger("lakehouse.jobs")
+# Exit status of a job whose data failed a quality gate: retrying cannot help (the same rows fail
+# again), so Airflow fails the task at once instead of retrying it (lakehouse.orchestration).
+DATA_QUALITY_EXIT = 3
 
 
 @dataclass
@@ -76,8 +79,11 @@ def run_job(
         summary = main(ctx)
     except SystemExit:
         raise
-    except BaseException as exc:
+    except KeyboardInterrupt:
+        print(f"error: {app_name} interrupted for {args.logical_date}", file=sys.stderr)
+        raise SystemExit(130) from None
+    except Exception as exc:
         print(f"error: {app_name} failed for {args.logical_date}: {explain(exc)}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(DATA_QUALITY_EXIT if isinstance(exc, DataQualityError) else 1) from None
     print(json.dumps(summary, default=str, sort_keys=True))
     return summary

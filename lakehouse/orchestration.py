@@ -68,7 +68,10 @@ def submit_environment(settings: LakehouseSettings) -> dict[str, str]:
 
 @functools.cache
 def _submit_operator_class() -> type:
+    from airflow.exceptions import AirflowException, AirflowFailException
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    from lakehouse.jobs import DATA_QUALITY_EXIT
 
     class LakehouseSparkSubmitOperator(SparkSubmitOperator):  # type: ignore[misc,valid-type]
         """``spark-submit`` of a lakehouse job whose conf, jars and environment are derived from the
@@ -88,7 +91,12 @@ def _submit_operator_class() -> type:
             self.conf = conf
             self.env_vars = submit_environment(settings)
             self._conn_id = settings.airflow.spark_conn_id
-            super().execute(context)
+            try:
+                super().execute(context)
+            except AirflowException as exc:
+                if f"Error code is: {DATA_QUALITY_EXIT}." in str(exc):  # the same rows would fail again
+                    raise AirflowFailException(f"{self.task_id}: quality gate failed; nothing published") from exc
+                raise
 
     LakehouseSparkSubmitOperator.__qualname__ = "LakehouseSparkSubmitOperator"
     return LakehouseSparkSubmitOperator
@@ -98,10 +106,17 @@ def run_job_in_process(module: str, argv: list[str]) -> dict[str, Any]:
     """Run a job module's ``main`` in this process (Airflow ``in_process`` mode)."""
     import importlib
 
-    from lakehouse.jobs import run_job
+    from airflow.exceptions import AirflowFailException
+
+    from lakehouse.jobs import DATA_QUALITY_EXIT, run_job
 
     job = importlib.import_module(module)
-    return run_job(job.main, app_name=module.rsplit(".", 1)[-1], argv=argv)
+    try:
+        return run_job(job.main, app_name=module.rsplit(".", 1)[-1], argv=argv)
+    except SystemExit as exc:
+        if exc.code == DATA_QUALITY_EXIT:  # the same rows would fail again: no retry
+            raise AirflowFailException(f"{module}: quality gate failed (see the error line above)") from None
+        raise
 
 
 def spark_job(task_id: str, module: str, *, args: list[str] | None = None, doc_md: str | None = None,

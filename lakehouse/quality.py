@@ -106,12 +106,8 @@ def run_gate(df: DataFrame, ctx: GateContext, suite_name: str, expectations: lis
     uri = report_uri(ctx.settings, suite_name, ctx.logical_date, ctx.run_id)
     document = {"suite": suite_name, "logical_date": ctx.logical_date.isoformat(), "run_id": ctx.run_id,
                 "success": bool(result.get("success")), "failed": failed, "gx_result": result}
-    fs, path = storage.filesystem(ctx.settings, uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as out:
-        out.write(json.dumps(document, indent=2, default=str).encode())
-    with fs.open_output_stream(path.removesuffix(".json") + ".html") as out:
-        out.write(render_html(document).encode())
+    storage.write_bytes(ctx.settings, uri, json.dumps(document, indent=2, default=str).encode())
+    storage.write_bytes(ctx.settings, uri.removesuffix(".json") + ".html", render_html(document).encode())
     gate = GateResult(suite_name, not failed, len(result.get("results", [])), failed, uri)
     if failed:
         raise DataQualityError(

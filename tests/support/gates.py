@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 def with_fast_retries(settings: LakehouseSettings, retries: int = 1, retry_delay_s: int = 1) -> LakehouseSettings:
     """``settings`` with the Airflow retry policy of the DAG tasks shortened (the production default waits
-    ``airflow.retry_delay_s`` = 60 s before a gate's retry). Retries stay on, so the tests also show that
-    a retried gate fails again instead of hiding the failure."""
+    ``airflow.retry_delay_s`` = 60 s before a retry). Retries stay on, so the tests also show that a
+    data-quality failure is final (not retried) while the tasks keep their retries for other faults."""
     airflow = settings.airflow.model_copy(update={"retries": retries, "retry_delay_s": retry_delay_s})
     return settings.model_copy(update={"airflow": airflow})
 

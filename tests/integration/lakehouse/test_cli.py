@@ -73,3 +73,13 @@ def test_writes_are_refused_without_write_flag(local_settings) -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == ("error: DELETE FROM TABLE is not a read-only query: ad-hoc SQL runs only "
                                      "queries, SHOW, DESCRIBE and EXPLAIN; add --write to change data or metadata")
+
+
+def test_maintain_runs_the_dags_steps_and_refuses_unknown_ones(written, local_settings) -> None:
+    result = run_cli(["maintain", "raw.smoke_events", "--steps", "expire,manifests"], local_settings)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["steps"] == ["expire", "manifests"] and "raw.smoke_events" in summary["tables"]
+    bad = run_cli(["maintain", "raw.smoke_events", "--steps", "vacuum"], local_settings)
+    assert bad.returncode == 1 and bad.stderr.strip() == (
+        "error: unknown maintenance step(s) vacuum: use compact, expire, manifests, orphans")

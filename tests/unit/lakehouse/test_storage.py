@@ -63,9 +63,7 @@ def test_list_files_lists_every_file_with_relative_names(settings: LakehouseSett
 
 
 _STREAM_CALL = re.compile(r"\.(open_input_stream|open_output_stream|open_input_file|open_append_stream)\(")
-# lakehouse/quality.py writes its own JSON/HTML gate reports (not delivered or raw-zone objects); it is
-# owned elsewhere and listed here until it calls storage.write_bytes too.
-_NOT_YET_ROUTED = {"lakehouse/quality.py"}
+_NOT_YET_ROUTED: set[str] = set()
 
 
 def test_no_module_opens_pyarrow_streams_outside_storage() -> None:
