@@ -105,3 +105,23 @@ def test_dag_run_never_surfaces_secrets(airflow_env, spark, s3, s3_settings, tmp
     assert _leaks(secrets, blobs) == []
     debug = "\n".join(r.getMessage() for r in caplog.records).encode()
     assert _leaks([secret, password], {"log records at DEBUG": debug}) == []
+
+
+def test_config_masks_every_secret_and_the_catalog_is_in_wal_mode(tmp_path) -> None:
+    import json
+    import sqlite3
+
+    from tests.support.cli import run_cli
+
+    secrets = {"LAKEHOUSE_S3__SECRET_ACCESS_KEY": f"dummy-{uuid.uuid4().hex}",
+               "LAKEHOUSE_S3__ACCESS_KEY_ID": f"dummy-{uuid.uuid4().hex}",
+               "LAKEHOUSE_CATALOG__PASSWORD": f"dummy-{uuid.uuid4().hex}"}
+    result = run_cli(["config"], env={"LAKEHOUSE_HOME": str(tmp_path), **secrets})
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["catalog"]["password"] == shown["s3"]["secret_access_key"] == "**********"
+    assert not any(value in result.stdout + result.stderr for value in secrets.values())
+    init = run_cli(["init"], env={"LAKEHOUSE_HOME": str(tmp_path)})
+    assert init.returncode == 0, init.stderr
+    with sqlite3.connect(tmp_path / "catalog.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
