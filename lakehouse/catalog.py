@@ -34,6 +34,7 @@ def catalog_properties(settings: LakehouseSettings) -> dict[str, str]:
             {
                 "s3.region": settings.s3.region,
                 "s3.connect-timeout": str(settings.s3.connect_timeout_s),
+                "s3.request-timeout": str(settings.s3.request_timeout_s),
                 "s3.force-virtual-addressing": str(not settings.s3.path_style_access).lower(),
             }
         )

@@ -14,11 +14,24 @@ class DataQualityError(LakehouseError):
 
 
 # (pattern in the exception text, readable explanation). Order matters: first match wins.
+# "{endpoint}" in an explanation is replaced by the S3 endpoint this process uses (see note_context), or
+# left out when none was noted.
 _KNOWN_CAUSES: list[tuple[str, str]] = [
     (r"UnknownHostException|Name or service not known|nodename nor servname",
      "S3 endpoint host cannot be resolved: check LAKEHOUSE_S3__ENDPOINT_URL"),
     (r"Connection refused|ConnectException|Could not connect to the endpoint URL|connect timed out",
-     "S3 endpoint is unreachable: is the object store running at LAKEHOUSE_S3__ENDPOINT_URL?"),
+     "S3 endpoint {endpoint} is unreachable: is the object store running? (LAKEHOUSE_S3__ENDPOINT_URL)"),
+    # S3A (AWS SDK v1) and boto3 after every attempt: the store accepted the request but never answered,
+    # or closed the connection without an answer.
+    (r"Unable to execute HTTP request: (Read timed out|.*failed to respond|Connection reset)|"
+     r"AWSNoResponseException|NoHttpResponseException|Read timeout on endpoint URL|"
+     r"Connection was closed before we received a valid response",
+     "S3 endpoint {endpoint} stopped answering (no response within LAKEHOUSE_S3__REQUEST_TIMEOUT_S in "
+     "LAKEHOUSE_S3__MAX_ATTEMPTS attempts): is the object store overloaded or hung? Rerun once it answers"),
+    (r"AWSServiceThrottledException|<Code>SlowDown</Code>|Error Code: SlowDown|\(SlowDown\)|"
+     r"Please reduce your request rate",
+     "S3 endpoint {endpoint} kept throttling requests (503 SlowDown) through LAKEHOUSE_S3__MAX_ATTEMPTS "
+     "attempts: rerun later, or raise LAKEHOUSE_S3__MAX_ATTEMPTS"),
     (r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|403 Forbidden|Status Code: 403",
      "S3 rejected the credentials: check LAKEHOUSE_S3__ACCESS_KEY_ID / LAKEHOUSE_S3__SECRET_ACCESS_KEY"),
     (r"NoSuchBucket|bucket does not exist|Bucket does not exist",
@@ -38,6 +51,14 @@ _KNOWN_CAUSES: list[tuple[str, str]] = [
 ]
 
 _SPARK_ERROR_CLASS = re.compile(r"\[([A-Z_]+(?:\.[A-Z_]+)?)\]\s*(.*)")
+# What explanations may name, noted by the code that knows it (``endpoint``: lakehouse.storage.check_s3
+# notes the S3 endpoint before a job touches S3), since a Java "Read timed out" does not say where.
+_CONTEXT: dict[str, str] = {}
+
+
+def note_context(**values: str) -> None:
+    """Remember values that explanations name in this process (``endpoint``: the S3 endpoint URL)."""
+    _CONTEXT.update(values)
 
 
 def explain(exc: BaseException) -> str:
@@ -47,7 +68,8 @@ def explain(exc: BaseException) -> str:
     text = _exception_text(exc)
     for pattern, message in _KNOWN_CAUSES:
         if re.search(pattern, text):
-            return message
+            endpoint = _CONTEXT.get("endpoint")
+            return message.replace("{endpoint}", endpoint) if endpoint else message.replace(" {endpoint}", "")
     first = _first_meaningful_line(text)
     return first or exc.__class__.__name__
 

@@ -28,15 +28,31 @@ Profile = Literal["local", "s3", "cluster"]
 
 
 class S3Settings(BaseModel):
-    """S3-compatible object storage (MinIO, moto, AWS)."""
+    """S3-compatible object storage (MinIO, moto, AWS).
+
+    Timeouts and retries are set here once and applied to every client: Spark's S3A
+    (``lakehouse.spark.s3a_conf``), boto3 (``storage.s3_client``), pyarrow (``storage.filesystem``) and
+    PyIceberg (``catalog.catalog_properties``). A transient fault (503 SlowDown, a dropped connection, a
+    request that got no answer) is retried up to ``max_attempts`` times per request; a store that stays
+    down or silent fails the job after at most about ``max_attempts * request_timeout_s`` per call
+    (S3A: twice that, since it makes one more round of attempts after its SDK gives up).
+    """
 
     endpoint_url: str | None = None
     region: str = "us-east-1"
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
     path_style_access: bool = True
-    connect_timeout_s: int = 5
-    max_attempts: int = 3
+    # Time to open a TCP connection to the store.
+    connect_timeout_s: int = Field(5, ge=1)
+    # Time a request may wait for the store's next bytes (socket read timeout); a silent store is given
+    # up on after this, per attempt.
+    request_timeout_s: int = Field(20, ge=1)
+    # Attempts per request, the first one included (boto3 and pyarrow: exactly; S3A: per SDK round).
+    max_attempts: int = Field(5, ge=1)
+    # Base wait between attempts: S3A's linear retry interval and the base of its throttling backoff
+    # (boto3 and the C++ SDK under pyarrow use their own exponential backoff with jitter).
+    retry_interval_ms: int = Field(500, ge=0)
 
 
 class CatalogSettings(BaseModel):

@@ -52,18 +52,29 @@ def s3a_conf(settings: LakehouseSettings) -> dict[str, str]:
 
     Credentials are not in the conf: the JVM reads them from AWS_* environment variables,
     which keeps them out of spark-submit command lines and logs.
+
+    Timeouts and retries come from ``S3Settings``. S3A retries in two layers: its AWS SDK retries each
+    request (``attempts.maximum`` counts retries, so ``max_attempts - 1``: throttling, 5xx, dropped
+    connections, timeouts), and S3A's own policy wraps each call in further rounds of SDK attempts.
+    Throttling (503 SlowDown) gets ``max_attempts - 1`` more rounds, since the store asks to be called
+    again; any other retryable failure gets one more round, so a store that stays silent costs at most
+    ``2 * max_attempts * request_timeout_s`` per call instead of Hadoop's default 8 x 11 x 200 s.
     """
     h = "spark.hadoop.fs.s3a"
-    endpoint = settings.s3.endpoint_url
+    s3 = settings.s3
+    endpoint = s3.endpoint_url
     conf = {
         "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         f"{h}.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
-        f"{h}.path.style.access": str(settings.s3.path_style_access).lower(),
+        f"{h}.path.style.access": str(s3.path_style_access).lower(),
         f"{h}.aws.credentials.provider": "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
-        f"{h}.connection.establish.timeout": str(settings.s3.connect_timeout_s * 1000),
-        f"{h}.connection.timeout": str(max(20, settings.s3.connect_timeout_s * 4) * 1000),
-        f"{h}.attempts.maximum": str(settings.s3.max_attempts),
-        f"{h}.retry.limit": str(settings.s3.max_attempts),
+        f"{h}.connection.establish.timeout": str(s3.connect_timeout_s * 1000),
+        f"{h}.connection.timeout": str(s3.request_timeout_s * 1000),  # socket read timeout
+        f"{h}.attempts.maximum": str(s3.max_attempts - 1),
+        f"{h}.retry.limit": "1",
+        f"{h}.retry.interval": f"{s3.retry_interval_ms}ms",
+        f"{h}.retry.throttle.limit": str(s3.max_attempts - 1),
+        f"{h}.retry.throttle.interval": f"{s3.retry_interval_ms}ms",
     }
     if endpoint:
         conf[f"{h}.endpoint"] = endpoint

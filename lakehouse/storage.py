@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, note_context
 from lakehouse.settings import LakehouseSettings
 
 if TYPE_CHECKING:
@@ -63,7 +63,9 @@ def s3_credentials_env(settings: LakehouseSettings) -> dict[str, str]:
 
 
 def s3_client(settings: LakehouseSettings) -> Any:
-    """A boto3 S3 client for the configured endpoint, with short timeouts."""
+    """A boto3 S3 client for the configured endpoint: ``connect_timeout_s`` / ``request_timeout_s`` per
+    attempt and ``max_attempts`` attempts in all per request (botocore's standard retry mode: 503 SlowDown
+    and other throttling, 5xx, dropped connections and timeouts are retried with jittered backoff)."""
     import boto3
     from botocore.config import Config
 
@@ -76,30 +78,53 @@ def s3_client(settings: LakehouseSettings) -> Any:
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
         config=Config(
             connect_timeout=settings.s3.connect_timeout_s,
-            read_timeout=max(10, settings.s3.connect_timeout_s * 4),
-            retries={"max_attempts": settings.s3.max_attempts, "mode": "standard"},
+            read_timeout=settings.s3.request_timeout_s,
+            # total_max_attempts counts the first try; botocore's "max_attempts" would count retries only.
+            retries={"total_max_attempts": settings.s3.max_attempts, "mode": "standard"},
             s3={"addressing_style": "path" if settings.s3.path_style_access else "auto"},
         ),
     )
 
 
 def check_s3(settings: LakehouseSettings, bucket: str | None = None) -> None:
-    """Fail fast with one readable line if the S3 endpoint, credentials or bucket are wrong."""
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+    """Fail fast with one readable line naming the endpoint if the S3 endpoint, credentials or bucket are
+    wrong, or the store does not answer (after the configured attempts; see ``S3Settings``)."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
 
+    endpoint = settings.s3.endpoint_url or "AWS S3"
+    note_context(endpoint=endpoint)  # later failures of any engine in this process name it (errors.explain)
     bucket = bucket or settings.warehouse_bucket
     if bucket is None:
         return
-    endpoint = settings.s3.endpoint_url or "AWS S3"
+    attempts = f"{settings.s3.max_attempts} attempt{'s' if settings.s3.max_attempts != 1 else ''}"
     try:
         s3_client(settings).head_bucket(Bucket=bucket)
     except NoCredentialsError as exc:
         raise LakehouseError(
             "no S3 credentials: set LAKEHOUSE_S3__ACCESS_KEY_ID and LAKEHOUSE_S3__SECRET_ACCESS_KEY"
         ) from exc
-    except EndpointConnectionError as exc:
+    except (EndpointConnectionError, ConnectTimeoutError) as exc:
         raise LakehouseError(
-            f"S3 endpoint {endpoint} is unreachable: is the object store running? (LAKEHOUSE_S3__ENDPOINT_URL)"
+            f"S3 endpoint {endpoint} is unreachable ({attempts}): is the object store running? "
+            "(LAKEHOUSE_S3__ENDPOINT_URL)"
+        ) from exc
+    except ReadTimeoutError as exc:
+        raise LakehouseError(
+            f"S3 endpoint {endpoint} did not answer within {settings.s3.request_timeout_s} s ({attempts}): "
+            "is the object store overloaded or hung? (LAKEHOUSE_S3__REQUEST_TIMEOUT_S)"
+        ) from exc
+    except ConnectionClosedError as exc:
+        raise LakehouseError(
+            f"S3 endpoint {endpoint} closed the connection without answering ({attempts}): is a proxy or "
+            "load balancer in front of the object store failing?"
         ) from exc
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
@@ -112,6 +137,11 @@ def check_s3(settings: LakehouseSettings, bucket: str | None = None) -> None:
             raise LakehouseError(
                 f"S3 bucket {bucket!r} does not exist at {endpoint}: create it (infra/docker-compose.yml "
                 "does for MinIO) or fix LAKEHOUSE_WAREHOUSE"
+            ) from exc
+        if code in ("503", "SlowDown", "ServiceUnavailable", "500", "InternalError"):
+            raise LakehouseError(
+                f"S3 endpoint {endpoint} is overloaded: it answered {code} to all {attempts} "
+                "(LAKEHOUSE_S3__MAX_ATTEMPTS)"
             ) from exc
         raise LakehouseError(f"S3 check of bucket {bucket!r} at {endpoint} failed: {code or exc}") from exc
     except BotoCoreError as exc:
@@ -151,7 +181,8 @@ def preflight(settings: LakehouseSettings) -> None:
 
 
 def filesystem(settings: LakehouseSettings, uri: str) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and path inside it for a ``file://`` or ``s3://`` URI."""
+    """A pyarrow filesystem and path inside it for a ``file://`` or ``s3://`` URI; on S3 with the
+    settings' timeouts and ``max_attempts`` attempts per request (the AWS standard retry strategy)."""
     import pyarrow.fs as pafs
 
     uri = to_uri(uri)
@@ -163,6 +194,9 @@ def filesystem(settings: LakehouseSettings, uri: str) -> tuple[pafs.FileSystem, 
         kwargs: dict[str, Any] = {
             "region": settings.s3.region,
             "connect_timeout": settings.s3.connect_timeout_s,
+            # On Linux the C++ SDK applies this as curl's low-speed limit (no byte for this long: abort).
+            "request_timeout": settings.s3.request_timeout_s,
+            "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=settings.s3.max_attempts),
             "force_virtual_addressing": not settings.s3.path_style_access,
         }
         if endpoint:

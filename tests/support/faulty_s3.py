@@ -60,7 +60,8 @@ class FaultPlan:
     ``stall_s`` is how long a stalled request is held before it is forwarded; ``None`` holds it until
     the plan changes or the proxy stops, then drops it (never answered). ``max_consecutive`` (if set)
     forwards a request unharmed once the same method + path + query has been faulted that many times in
-    a row. ``only_methods`` restricts faults to those HTTP methods (all when empty).
+    a row. ``only_methods``, ``only_clients`` (see :func:`client_of`) and ``path_pattern`` (a regex
+    searched in the path with its query) restrict faults to the matching requests (all when unset).
     """
 
     drop: float = 0.0
@@ -70,6 +71,8 @@ class FaultPlan:
     stall_s: float | None = None
     max_consecutive: int | None = None
     only_methods: frozenset[str] = frozenset()
+    only_clients: frozenset[str] = frozenset()
+    path_pattern: str | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -399,7 +402,9 @@ class FaultyS3Proxy:
                 if draw < edge:
                     fault = name
                     break
-            if plan.only_methods and method not in plan.only_methods:
+            if ((plan.only_methods and method not in plan.only_methods)
+                    or (plan.only_clients and client not in plan.only_clients)
+                    or (plan.path_pattern is not None and re.search(plan.path_pattern, path) is None)):
                 fault = None
             key = (method, path)
             if fault is not None and plan.max_consecutive is not None and self._streak[key] >= plan.max_consecutive:
