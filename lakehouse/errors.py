@@ -19,17 +19,17 @@ class DataQualityError(LakehouseError):
 _KNOWN_CAUSES: list[tuple[str, str]] = [
     (r"UnknownHostException|Name or service not known|nodename nor servname",
      "S3 endpoint host cannot be resolved: check LAKEHOUSE_S3__ENDPOINT_URL"),
-    (r"Connection refused|ConnectException|Could not connect to the endpoint URL|connect timed out",
+    (r"Connection refused|ConnectException|Could not connect to the endpoint URL|connect timed out|curlCode: 7,",
      "S3 endpoint {endpoint} is unreachable: is the object store running? (LAKEHOUSE_S3__ENDPOINT_URL)"),
-    # S3A (AWS SDK v1) and boto3 after every attempt: the store accepted the request but never answered,
-    # or closed the connection without an answer.
+    # S3A (AWS SDK v1), boto3 and pyarrow (curl) after every attempt: the store accepted the request but
+    # never answered, or closed the connection without an answer.
     (r"Unable to execute HTTP request: (Read timed out|.*failed to respond|Connection reset)|"
      r"AWSNoResponseException|NoHttpResponseException|Read timeout on endpoint URL|"
-     r"Connection was closed before we received a valid response",
+     r"Connection was closed before we received a valid response|curlCode: (28|52|56),",
      "S3 endpoint {endpoint} stopped answering (no response within LAKEHOUSE_S3__REQUEST_TIMEOUT_S in "
      "LAKEHOUSE_S3__MAX_ATTEMPTS attempts): is the object store overloaded or hung? Rerun once it answers"),
     (r"AWSServiceThrottledException|<Code>SlowDown</Code>|Error Code: SlowDown|\(SlowDown\)|"
-     r"Please reduce your request rate",
+     r"Please reduce your request rate|AWS Error (SLOW_DOWN|SERVICE_UNAVAILABLE|UNKNOWN \(HTTP status 503\))",
      "S3 endpoint {endpoint} kept throttling requests (503 SlowDown) through LAKEHOUSE_S3__MAX_ATTEMPTS "
      "attempts: rerun later, or raise LAKEHOUSE_S3__MAX_ATTEMPTS"),
     (r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|403 Forbidden|Status Code: 403",

@@ -380,9 +380,11 @@ def test_proxy_decisions_are_deterministic_and_retries_absorb_bounded_faults(lak
     lake.proxy.set_plan(FaultPlan(slowdown=0.5, drop=0.3, max_consecutive=2, seed=3))
     lake.proxy.reset_stats()
     client = _bare_client(lake.proxy.url, attempts=3)
-    for i in range(30):
+    for i in range(15):  # 80% of attempts faulted, at most 2 in a row: 3 attempts always get through
         client.put_object(Bucket=bucket, Key=f"proxy/retried/{i}", Body=b"r")
-    assert lake.proxy.stats.injected() > 20 and lake.proxy.stats.total_retries >= lake.proxy.stats.injected()
+    stats = lake.proxy.stats
+    assert stats.injected() >= 10 and stats.total_retries == stats.injected(), stats.summary()
+    assert stats.forwarded == 15, stats.summary()
 
 
 # ---- readable lines (no JVM) -------------------------------------------------------------------
@@ -397,6 +399,13 @@ def test_proxy_decisions_are_deterministic_and_retries_absorb_bounded_faults(lak
     ("org.apache.hadoop.fs.s3a.AWSServiceThrottledException: getFileStatus on s3://b/k: "
      "com.amazonaws.services.s3.model.AmazonS3Exception: Please reduce your request rate. (Service: Amazon "
      "S3; Status Code: 503; Error Code: SlowDown; Request ID: X)", "kept throttling"),
+    # pyarrow (the C++ SDK over curl), as lakehouse.storage's readers raise them
+    ("OSError: When reading information for key 'k' in bucket 'b': AWS Error NETWORK_CONNECTION during "
+     "HeadObject operation: curlCode: 28, Timeout was reached; Details: Operation too slow.", "stopped answering"),
+    ("OSError: When getting information for key 'k' in bucket 'b': AWS Error NETWORK_CONNECTION during "
+     "HeadObject operation: curlCode: 7, Could not connect to server", "is unreachable"),
+    ("OSError: When getting information for key 'k' in bucket 'b': AWS Error UNKNOWN (HTTP status 503) during "
+     "HeadObject operation: No response body.", "kept throttling"),
 ])
 def test_s3_failures_are_one_line_naming_the_endpoint(monkeypatch: pytest.MonkeyPatch, java_text: str,
                                                        expected: str) -> None:
