@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -322,7 +321,7 @@ def _bare_client(url: str, *, attempts: int = 1, read_timeout: float = 2.0) -> A
                                       s3={"addressing_style": "path"}))
 
 
-def test_proxy_injects_each_fault_and_counts_it(lake: Lake, tmp_path: Path) -> None:
+def test_proxy_injects_each_fault_and_counts_it(lake: Lake) -> None:
     import botocore.exceptions as bce
 
     bucket = lake.direct.warehouse_bucket
