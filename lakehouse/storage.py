@@ -238,7 +238,10 @@ def _failure(uri: str, action: str, exc: BaseException) -> StorageError:
     detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
     if isinstance(exc, FileNotFoundError):
         return ObjectNotFoundError(f"{uri}: cannot {action}: no such file ({detail})")
-    return StorageError(f"{uri}: cannot {action} ({type(exc).__name__}: {detail})")
+    from lakehouse.errors import explain
+
+    # explain() turns throttling, timeouts and refused connections into a line naming the endpoint
+    return StorageError(f"{uri}: cannot {action}: {explain(exc)}")
 
 
 @contextmanager

@@ -77,11 +77,12 @@ def _check_file(settings: LakehouseSettings, file: LandingFile, binary: bool) ->
     if binary:
         import pyarrow.parquet as pq
 
-        try:
-            with storage.open_random_access(settings, file.uri) as handle:
+        with storage.open_random_access(settings, file.uri) as handle:
+            try:
                 meta = pq.ParquetFile(handle).metadata
-        except Exception as exc:
-            return "unreadable", f"{UNREADABLE_FILE}: {str(exc).splitlines()[0][:200]}"
+            except ValueError as exc:  # ArrowInvalid: not Parquet. I/O errors (OSError) fail the job instead:
+                # a throttled or unreachable store must never turn a good file into an "unreadable" one.
+                return "unreadable", f"{UNREADABLE_FILE}: {str(exc).splitlines()[0][:200]}"
         return ("empty", EMPTY_FILE) if meta.num_rows == 0 else None
     if file.size <= SMALL_FILE_BYTES:  # a CSV with only a header (or blank lines) is empty too
         lines = [ln.strip() for ln in storage.read_bytes(settings, file.uri).decode("utf-8", "replace").splitlines()]

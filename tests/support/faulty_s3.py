@@ -223,6 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "lose_response":
             self._cut()
             return
+        with proxy._lock:  # counted before the client can see the answer (tests read stats right after)
+            proxy.stats.forwarded += 1
         self.send_response_only(status, reason)
         for name, value in headers:
             self.send_header(name, value)
@@ -235,8 +237,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and data:
             self.wfile.write(data)
-        with proxy._lock:
-            proxy.stats.forwarded += 1
 
     def _cut(self) -> None:
         """Close the connection without a response."""

@@ -257,6 +257,28 @@ def test_finance_raw_absorbs_a_throttling_burst_on_landing_reads(lake: Lake) -> 
 
 
 # ---- faults that must fail the job cleanly -----------------------------------------------------
+def test_a_landing_file_the_store_keeps_refusing_fails_the_job_instead_of_being_quarantined(lake: Lake) -> None:
+    """Throttling beyond the retries on a good landing Parquet file is a store failure, not a bad file:
+    the job fails with one line naming the endpoint and nothing lands, rather than recording the file
+    as `unreadable_file` and ingesting the day without it."""
+    day, run_id = dt.date(2024, 6, 12), "faults__landing_refused"
+    manifest = generator.generate_landing(lake.direct, day, symbols=2, ticks=200, seed=13)
+    parquet = sorted(str(f) for f in manifest["files"] if str(f).endswith(".parquet"))
+    target = "/" + parquet[0].rsplit("/", 1)[-1]
+    before = _main_snapshot(lake.direct, RAW_TICKS.identifier)
+    # The existence checks are refused a little longer than the retries last (the file itself reads fine).
+    lake.proxy.set_plan(FaultPlan(slowdown=1.0, max_consecutive=lake.through.s3.max_attempts,
+                                  only_clients=frozenset({"pyarrow"}), only_methods=frozenset({"HEAD"}),
+                                  path_pattern=re.escape(target) + "$"))
+    job = _run("spark_jobs.finance.raw", lake.through, day, run_id, limit_s=SURVIVE_TIMEOUT_S)
+    lake.proxy.reset_stats()
+    line = _one_error_line(job, lake.proxy.url)
+    assert "unreadable" not in line, line
+    assert _main_snapshot(lake.direct, RAW_TICKS.identifier) == before
+    delivered = _rows(lake.direct, DELIVERED_FILES.identifier, "logical_date", day).to_pylist()
+    assert delivered == [], "a delivery was recorded although the job failed"
+
+
 def test_endpoint_down_or_stalled_at_start_fails_fast_then_rerun_succeeds(lake: Lake) -> None:
     """The preflight check (before any JVM starts) fails in bounded time with one line naming the
     endpoint, whether nothing listens or the store accepts connections and never answers."""
