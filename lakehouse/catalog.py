@@ -58,7 +58,8 @@ def create_tables(settings: LakehouseSettings, specs: list[TableSpec] | None = N
     """Create namespaces and declared tables that do not exist yet. Returns (identifier, created)."""
     from pyiceberg.exceptions import NamespaceAlreadyExistsError
 
-    from schemas import ALL_TABLES, NAMESPACES
+    from lakehouse.pipeline import declared_tables
+    from schemas import NAMESPACES
 
     storage.preflight(settings)
     storage.ensure_local_dirs(settings)
@@ -67,7 +68,7 @@ def create_tables(settings: LakehouseSettings, specs: list[TableSpec] | None = N
         with contextlib.suppress(NamespaceAlreadyExistsError):
             catalog.create_namespace(namespace)
     results = []
-    for spec in specs if specs is not None else list(ALL_TABLES.values()):
+    for spec in specs if specs is not None else list(declared_tables(settings).values()):
         if catalog.table_exists(spec.identifier):
             results.append((spec.identifier, False))
             continue

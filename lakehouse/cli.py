@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import sys
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from lakehouse.errors import LakehouseError, explain
+from lakehouse.errors import LakehouseError, explain, friendly
 from lakehouse.output import OutputFormat, print_rows
 from lakehouse.settings import get_settings
 
@@ -26,30 +24,8 @@ generate_app = typer.Typer(help="Generate deterministic landing files in the off
                             no_args_is_help=True)
 app.add_typer(generate_app, name="generate")
 
-# Domain modules that add `lakehouse generate <what>` commands: each exposes register(generate_app).
-DOMAIN_CLI_MODULES: list[str] = ["spark_jobs.vision.cli", "spark_jobs.energy.cli", "spark_jobs.finance.cli"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv or json")]
-
-
-def friendly(func: F) -> F:
-    """Turn any failure into one readable line on stderr and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-        except BaseException as exc:
-            typer.echo(f"error: {explain(exc)}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _check_format(fmt: str) -> OutputFormat:
@@ -221,12 +197,64 @@ def demo(
     print_rows(["table", "snapshot_id", "snapshots", "rows"], rows)
 
 
+@app.command()
+@friendly
+def pipelines() -> None:
+    """List the declared pipelines (DAG id, domain, schedule, steps) discovered from the domain packages."""
+    from lakehouse.pipeline import find_pipelines
+
+    settings = get_settings()
+    rows = []
+    for dag_id, pipeline in find_pipelines(settings).items():
+        schedule = pipeline.schedule(settings)
+        when = f"{schedule.cron} ({schedule.timezone})" if schedule.cron else "manual"
+        rows.append([dag_id, pipeline.domain, when, " > ".join(step.task_id for step in pipeline.steps)])
+    print_rows(["pipeline", "domain", "schedule", "steps"], rows)
+
+
+@app.command()
+@friendly
+def run(
+    pipeline: Annotated[str, typer.Argument(help="a declared pipeline (`lakehouse pipelines` lists them)")],
+    date: Annotated[str, typer.Option("--date", help="logical date YYYY-MM-DD")],
+    param: Annotated[list[str] | None, typer.Option("--param", help="run parameter KEY=VALUE, repeatable")] = None,
+    run_id: Annotated[str | None, typer.Option(help="run id (default: run__<date>)")] = None,
+) -> None:
+    """Run a pipeline's steps in order in this process, without Airflow, through the same job code
+    (notebooks, debugging, ad-hoc backfills); ends with a summary of every step."""
+    from lakehouse.pipeline import get_pipeline
+    from lakehouse.run_report import run_with_progress
+    from lakehouse.runner import resolve_params
+
+    settings = get_settings()
+    params = {}
+    for pair in param or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise LakehouseError(f"--param {pair!r} is not KEY=VALUE")
+        params[key] = value
+    declared = get_pipeline(settings, pipeline)
+    resolve_params(declared, settings, params)  # refuse unknown or out-of-range params before anything runs
+    outcome = run_with_progress(declared, settings, dt.date.fromisoformat(date), params=params, run_id=run_id)
+    if not outcome.succeeded:
+        failed = next(s for s in outcome.steps if s.state == "failed")
+        raise LakehouseError(f"{pipeline} failed at {failed.task_id} for {date}: {failed.error}")
+
+
 def _register_domain_commands() -> None:
+    """Commands of the discovered packages: each ``cli`` module next to a ``pipeline`` module (and under
+    the configured packages) exposes ``register(app, generate_app)``."""
     import importlib
 
-    for module_name in DOMAIN_CLI_MODULES:
-        importlib.import_module(module_name).register(generate_app)
-    importlib.import_module("ml.cli").register(app)  # `lakehouse model list|reproduce`
+    from lakehouse.pipeline import declaration_modules
+    from lakehouse.settings import PipelineSettings
+
+    try:
+        packages = get_settings().pipelines.packages
+    except LakehouseError:  # broken settings: the command reports them; keep the default commands
+        packages = PipelineSettings().packages
+    for module_name in declaration_modules(packages, "cli"):
+        importlib.import_module(module_name).register(app, generate_app)
 
 
 _register_domain_commands()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 
 class LakehouseError(Exception):
@@ -13,9 +18,47 @@ class DataQualityError(LakehouseError):
     """A data-quality gate failed; nothing was published."""
 
 
+# Exit status of a failed data-quality gate: retrying cannot help (the same rows fail again), so
+# Airflow fails such a task at once instead of retrying it (lakehouse.orchestration).
+DATA_QUALITY_EXIT = 3
+INTERRUPTED_EXIT = 130
+
+
+@contextmanager
+def one_line_errors(prefix: str = "", passthrough: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """The one way lakehouse entry points (jobs, CLI, training) fail: an exception in the block becomes
+    ``error: <prefix><one readable line>`` on stderr and a non-zero exit status: ``DATA_QUALITY_EXIT``
+    for a failed quality gate, 130 for Ctrl-C, 1 otherwise. ``SystemExit`` passes through."""
+    try:
+        yield
+    except (SystemExit, *passthrough):
+        raise
+    except KeyboardInterrupt:
+        print(f"error: {prefix}interrupted", file=sys.stderr)
+        raise SystemExit(INTERRUPTED_EXIT) from None
+    except Exception as exc:
+        print(f"error: {prefix}{explain(exc)}", file=sys.stderr)
+        raise SystemExit(DATA_QUALITY_EXIT if isinstance(exc, DataQualityError) else 1) from None
+
+
 # (pattern in the exception text, readable explanation). Order matters: first match wins.
 # "{endpoint}" in an explanation is replaced by the S3 endpoint this process uses (see note_context), or
 # left out when none was noted.
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """A CLI command that fails like every entry point: one readable line on stderr, non-zero exit."""
+    import click
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with one_line_errors(passthrough=(click.exceptions.Exit, click.exceptions.Abort)):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 _KNOWN_CAUSES: list[tuple[str, str]] = [
     (r"UnknownHostException|Name or service not known|nodename nor servname",
      "S3 endpoint host cannot be resolved: check LAKEHOUSE_S3__ENDPOINT_URL"),

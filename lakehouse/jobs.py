@@ -15,16 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.errors import DataQualityError, explain
+from lakehouse.errors import one_line_errors
 from lakehouse.settings import LakehouseSettings, get_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger("lakehouse.jobs")
-# Exit status of a job whose data failed a quality gate: retrying cannot help (the same rows fail
-# again), so Airflow fails the task at once instead of retrying it (lakehouse.orchestration).
-DATA_QUALITY_EXIT = 3
+
 
 
 @dataclass
@@ -35,7 +33,9 @@ class JobContext:
     spark: SparkSession
     logical_date: dt.date
     run_id: str
-    options: dict[str, str] = field(default_factory=dict)
+    # The job's typed options (its module's ``Options``); tests may pass a plain dict, which each job
+    # turns into its ``Options`` with ``Options.of``.
+    options: Any = field(default_factory=dict)
 
 
 def default_run_id(logical_date: dt.date) -> str:
@@ -60,30 +60,28 @@ def run_job(
     argv: Sequence[str] | None = None,
     settings: LakehouseSettings | None = None,
     spark: SparkSession | None = None,
+    emit: bool = True,
 ) -> dict[str, Any]:
-    """Run ``main`` with a JobContext; on failure print one line to stderr and exit 1.
+    """Run ``main`` with a JobContext; on failure print one line to stderr and exit non-zero
+    (``lakehouse.errors.one_line_errors``).
 
-    The job's summary (a dict) is printed as one JSON line on stdout so callers (Airflow
-    XCom, the CLI) can read it.
+    ``--option key=value`` arguments are validated against the job module's ``Options`` class
+    (``lakehouse.pipeline.JobOptions``) before the job starts. The job's summary (a dict) is printed as
+    one JSON line on stdout (unless ``emit`` is false) so callers (Airflow XCom, the CLI) can read it.
     """
+    from lakehouse.pipeline import options_class
+
     args = parse_args(argv, main.__doc__ or app_name)
-    try:
+    with one_line_errors(f"{app_name} failed for {args.logical_date}: "):
+        options = options_class(sys.modules[main.__module__]).from_pairs(args.option, job=app_name)
         settings = settings or get_settings()
         if spark is None:
             from lakehouse.spark import get_spark
 
             spark = get_spark(settings, app_name=app_name)
-        options = dict(o.split("=", 1) for o in args.option)
         ctx = JobContext(settings, spark, args.logical_date, args.run_id or default_run_id(args.logical_date),
                          options)
         summary = main(ctx)
-    except SystemExit:
-        raise
-    except KeyboardInterrupt:
-        print(f"error: {app_name} interrupted for {args.logical_date}", file=sys.stderr)
-        raise SystemExit(130) from None
-    except Exception as exc:
-        print(f"error: {app_name} failed for {args.logical_date}: {explain(exc)}", file=sys.stderr)
-        raise SystemExit(DATA_QUALITY_EXIT if isinstance(exc, DataQualityError) else 1) from None
-    print(json.dumps(summary, default=str, sort_keys=True))
+    if emit:
+        print(json.dumps(summary, default=str, sort_keys=True))
     return summary

@@ -198,3 +198,8 @@ def _maintain_steps(spark: SparkSession, settings: LakehouseSettings, identifier
             log.info("%s: removed %d orphan files, e.g. %s", identifier, len(removed), removed[0])
     check_refs_resolve(spark, settings, identifier)
     return result
+
+
+def discover_step(run: Any) -> list[str]:
+    """The maintenance pipeline's first step (lakehouse.pipeline.Call): the tables this run maintains."""
+    return discover_tables(run.settings)

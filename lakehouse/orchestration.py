@@ -32,11 +32,17 @@ def default_args(settings: LakehouseSettings | None = None) -> dict[str, Any]:
 
 
 def job_path(module: str) -> Path:
-    """File of a job module, e.g. spark_jobs.finance.silver -> <root>/spark_jobs/finance/silver.py."""
-    path = PROJECT_ROOT.joinpath(*module.split(".")).with_suffix(".py")
-    if not path.is_file():
-        raise FileNotFoundError(f"job module {module} not found at {path}")
-    return path
+    """File of a job module, e.g. spark_jobs.finance.silver -> <root>/spark_jobs/finance/silver.py
+    (found where Python would import it from, so a domain package outside this repository works too)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        raise FileNotFoundError(f"job module {module} not found (is its package importable?)")
+    return Path(spec.origin)
 
 
 def _ensure_spark_connection(settings: LakehouseSettings) -> None:
@@ -68,10 +74,10 @@ def submit_environment(settings: LakehouseSettings) -> dict[str, str]:
 
 @functools.cache
 def _submit_operator_class() -> type:
-    from airflow.exceptions import AirflowException, AirflowFailException
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-    from lakehouse.jobs import DATA_QUALITY_EXIT
+    from lakehouse.errors import DATA_QUALITY_EXIT
 
     class LakehouseSparkSubmitOperator(SparkSubmitOperator):  # type: ignore[misc,valid-type]
         """``spark-submit`` of a lakehouse job whose conf, jars and environment are derived from the
@@ -106,9 +112,10 @@ def run_job_in_process(module: str, argv: list[str]) -> dict[str, Any]:
     """Run a job module's ``main`` in this process (Airflow ``in_process`` mode)."""
     import importlib
 
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
-    from lakehouse.jobs import DATA_QUALITY_EXIT, run_job
+    from lakehouse.errors import DATA_QUALITY_EXIT
+    from lakehouse.jobs import run_job
 
     job = importlib.import_module(module)
     try:
@@ -156,3 +163,132 @@ def gate(task_id: str, *, table: str, suite: str, publish: list[str] | None = No
     options += ["--option", f"publish={','.join(publish or [table])}"]
     doc = doc_md or f"Quality gate `{suite}` on the staged rows of `{table}`; publishes {publish or [table]}."
     return spark_job(task_id, "spark_jobs.gate", args=options, doc_md=doc, settings=settings, **kwargs)
+
+
+# ---- DAGs from declarations --------------------------------------------------------------------------
+def _option_args(options: dict[str, str]) -> list[str]:
+    return [arg for key, value in options.items() for arg in ("--option", f"{key}={value}")]
+
+
+def run_call(target: str, upstream_ids: list[str], **context: Any) -> Any:
+    """Airflow entry of a declared :class:`lakehouse.pipeline.Call` step (runs in the worker)."""
+    from lakehouse.pipeline import RunContext, call_target
+
+    upstream = {}
+    if upstream_ids:
+        pulled = context["ti"].xcom_pull(task_ids=upstream_ids)
+        upstream = dict(zip(upstream_ids, pulled, strict=False)) if isinstance(pulled, list) else {}
+    run = RunContext(settings=get_settings(), logical_date=dt.date.fromisoformat(context["ds"]),
+                     run_id=context["run_id"], params=dict(context.get("params") or {}), upstream=upstream)
+    return call_target(target)(run)
+
+
+def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
+    """The Airflow DAG of a declared :class:`lakehouse.pipeline.Pipeline`: its steps as tasks in the
+    declared order, gates with the publish lists derived from the stages, docs from the declaration.
+
+    Only DAG objects are built: no jar, no Spark conf, no file and no environment variable is touched.
+    """
+    import pendulum
+    from airflow.sdk import DAG, CronTriggerTimetable, chain
+    from airflow.sdk import Param as AirflowParam
+
+    from lakehouse.pipeline import Call, Gate, Stage
+
+    settings = settings or get_settings()
+    schedule = pipeline.schedule(settings)
+    start = pipeline.start_date(settings) if callable(pipeline.start_date) else pipeline.start_date
+    plans = pipeline.gate_plans()
+    with DAG(
+        dag_id=pipeline.dag_id,
+        description=pipeline.description,
+        doc_md=pipeline.doc,
+        schedule=CronTriggerTimetable(schedule.cron, timezone=schedule.timezone) if schedule.cron else None,
+        start_date=pendulum.parse(start, tz=schedule.timezone),
+        catchup=pipeline.catchup(settings),
+        max_active_runs=pipeline.max_active_runs,
+        default_args=default_args(settings),
+        params={name: AirflowParam(p.default(settings) if callable(p.default) else p.default,
+                                   description=p.description,
+                                   **({"enum": list(p.enum)} if p.enum else {}))
+                for name, p in pipeline.params.items()},
+        tags=["lakehouse", pipeline.domain, *pipeline.tags],
+    ) as dag:
+        tasks = []
+        done: list[str] = []
+        for step in pipeline.steps:
+            if isinstance(step, Stage):
+                task = spark_job(step.task_id, step.job, args=_option_args(dict(step.options)), doc_md=step.doc,
+                                 settings=settings)
+            elif isinstance(step, Gate):
+                plan = plans[step.task_id]
+                doc = step.doc or (f"Quality gate `{step.suite}` on the staged rows of `{plan.validates}`; on success "
+                                   f"publishes {', '.join(f'`{t}`' for t in plan.publishes)} together.")
+                task = spark_job(step.task_id, "spark_jobs.gate",
+                                 args=_option_args({**plan.options(step.suite), **step.options}), doc_md=doc,
+                                 settings=settings)
+            elif isinstance(step, Call):
+                pod = step.kubernetes(settings) if step.kubernetes is not None else None
+                task = _pod_task(step, pod) if pod is not None else _call_task(step, list(done))
+            tasks.append(task)
+            done.append(step.task_id)
+        chain(*tasks)
+    return dag
+
+
+def _call_task(step: Any, upstream_ids: list[str]) -> Any:
+    from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
+
+    operator = ShortCircuitOperator if step.short_circuit else PythonOperator
+    return operator(task_id=step.task_id, python_callable=run_call, doc_md=step.doc,
+                    op_kwargs={"target": step.target, "upstream_ids": upstream_ids})
+
+
+def _pod_task(step: Any, pod: Any) -> Any:
+    """A :class:`lakehouse.pipeline.Call` run in a Kubernetes pod whose spec is rendered when the task
+    runs (``step.pod_spec``), not when the DAG file is parsed."""
+    try:
+        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    except ImportError as exc:  # asking for pods without the provider is a configuration error
+        raise ImportError(
+            f"{step.task_id} runs on Kubernetes by settings, which needs apache-airflow-providers-cncf-kubernetes: "
+            "install it or turn the setting off"
+        ) from exc
+
+    class LakehousePodOperator(KubernetesPodOperator):  # type: ignore[misc,valid-type]
+        """KubernetesPodOperator whose pod spec comes from the worker's settings at execution."""
+
+        template_fields = (*KubernetesPodOperator.template_fields, "pod_values")
+
+        def __init__(self, *, pod_spec: str, pod_values: dict[str, Any], **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.pod_spec = pod_spec
+            self.pod_values = pod_values
+
+        def build_pod_request_obj(self, context: Any = None) -> Any:
+            from lakehouse.pipeline import call_target
+
+            values = dict(self.pod_values)
+            params = dict((context or {}).get("params") or {})
+            spec = call_target(self.pod_spec)(get_settings(), params=params, logical_date=values["logical_date"],
+                                              run_id=values["run_id"])
+            container = spec["spec"]["containers"][0]
+            self.pod_template_dict = spec
+            self.cmds = container.get("command") or []
+            self.arguments = container.get("args") or []
+            return super().build_pod_request_obj(context)
+
+    return LakehousePodOperator(
+        task_id=step.task_id, name=step.task_id.replace("_", "-"), doc_md=step.doc, pod_spec=step.pod_spec,
+        pod_values={"logical_date": "{{ ds }}", "run_id": "{{ run_id }}"},
+        kubernetes_conn_id=pod.conn_id, namespace=pod.namespace, image=pod.image, get_logs=True,
+        on_finish_action="delete_pod",
+    )
+
+
+def dag_for(dag_id: str) -> Any:
+    """The DAG of the declared pipeline ``dag_id`` (what a file in dags/ assigns to a module global)."""
+    from lakehouse.pipeline import get_pipeline
+
+    settings = get_settings()
+    return build_dag(get_pipeline(settings, dag_id), settings)

@@ -36,10 +36,10 @@ class GateContext:
         """The logical date's rows of ``identifier``: staged on this run's audit branch, or on main."""
         from pyspark.sql import functions as F
 
+        from lakehouse.pipeline import table_spec
         from lakehouse.publish import read_staged
-        from schemas import get_table_spec
 
-        spec = get_table_spec(identifier)
+        spec = table_spec(self.settings, identifier)
         if staged:
             return read_staged(self.spark, self.settings, spec, self.run_id, self.logical_date)
         df = self.spark.table(self.settings.table_name(identifier))
@@ -60,13 +60,15 @@ class GateResult:
 
 
 def load_suite(suite_name: str) -> Any:
-    """Import ``expectations/<suite_name>.py``."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", suite_name):
+    """Import the suite ``expectations/<suite_name>.py``, or a domain package's module when the name is
+    dotted (``my_domain.suites.orders``)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*", suite_name):
         raise LakehouseError(f"invalid suite name {suite_name!r}")
+    module = suite_name if "." in suite_name else f"expectations.{suite_name}"
     try:
-        return importlib.import_module(f"expectations.{suite_name}")
+        return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        raise LakehouseError(f"no expectation suite expectations/{suite_name}.py") from exc
+        raise LakehouseError(f"no expectation suite {module} ({module.replace('.', '/')}.py)") from exc
 
 
 def validate(df: DataFrame, suite_name: str, expectations: list[dict[str, Any]]) -> dict[str, Any]:

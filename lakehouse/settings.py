@@ -116,6 +116,14 @@ class MaintenanceSettings(BaseModel):
     min_input_files: int = Field(5, ge=2)  # compact a partition once it has at least this many small files
 
 
+class PipelineSettings(BaseModel):
+    """Where declared pipelines are discovered (lakehouse.pipeline.find_pipelines): every package named
+    here and each of its sub-packages may hold a ``pipeline`` module (``PIPELINES``, ``TABLES``) and a
+    ``cli`` module (``register(app, generate_app)``: commands for the ``lakehouse`` CLI)."""
+
+    packages: list[str] = Field(default_factory=lambda: ["spark_jobs", "ml"])
+
+
 # ---- domain knobs: each pipeline owns its class below (add fields there, nowhere else) ---------
 class FinanceSettings(BaseModel):
     """Finance tick pipeline."""
@@ -216,6 +224,7 @@ class LakehouseSettings(BaseSettings):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     jars: JarSettings = Field(default_factory=JarSettings)
     airflow: AirflowSettings = Field(default_factory=AirflowSettings)
+    pipelines: PipelineSettings = Field(default_factory=PipelineSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     finance: FinanceSettings = Field(default_factory=FinanceSettings)
     energy: EnergySettings = Field(default_factory=EnergySettings)
@@ -320,7 +329,7 @@ def _flatten(prefix: str, value: Any, env: dict[str, str], include_secrets: bool
     elif isinstance(value, SecretStr):
         if include_secrets:
             env[prefix] = value.get_secret_value()
-    elif isinstance(value, dict):
+    elif isinstance(value, dict | list):
         env[prefix] = json.dumps(value)
     elif value is not None:
         env[prefix] = str(value)

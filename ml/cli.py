@@ -15,9 +15,9 @@ model_app = typer.Typer(help="Registered models: list them, reproduce one from i
                         no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, generate_app: typer.Typer) -> None:
     """Add the ``model`` command group to the ``lakehouse`` app."""
-    from lakehouse.cli import friendly
+    from lakehouse.errors import friendly
 
     @model_app.command("list")
     @friendly

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import lightgbm as lgb
     import pyarrow as pa
 
+    from lakehouse.pipeline import RunContext
     from ml.registry import TrainingSet
 
 FEATURES_TABLE = "gold.energy_features"
@@ -342,3 +343,24 @@ def model_available(settings: LakehouseSettings) -> bool:
     if not load_catalog(settings).table_exists("ml.model_registry"):
         return False
     return latest_model(settings, settings.energy.model_name) is not None
+
+
+# ---- pipeline steps (spark_jobs/energy/pipeline.py) -------------------------------------------------
+def train_step(run: RunContext) -> dict[str, Any]:
+    """Train LightGBM (hourly + 15-minute) on the pinned features snapshot; store the candidate."""
+    return train(run.settings, run.logical_date, run.run_id)
+
+
+def evaluate_step(run: RunContext) -> dict[str, Any]:
+    """Compare the candidate with both persistence baselines; fail, registering nothing, unless it beats both."""
+    return evaluate(run.settings, run.run_id)
+
+
+def register_step(run: RunContext) -> dict[str, Any]:
+    """Register the evaluated candidate with the exact features snapshot it trained on."""
+    return register(run.settings, run.logical_date, run.run_id)
+
+
+def model_available_step(run: RunContext) -> bool:
+    """Whether a model is registered (the realtime DAG skips scoring, not fails, until one is)."""
+    return model_available(run.settings)

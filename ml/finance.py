@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from lakehouse.pipeline import RunContext
     from ml.registry import TrainingSet
 
 MODEL_NAME = "finance_next_bar_direction"
@@ -204,3 +205,12 @@ def _lgb_version() -> str:
     import lightgbm
 
     return str(lightgbm.__version__)
+
+
+def train_step(run: RunContext) -> dict[str, Any]:
+    """The pipeline's training step: :func:`train` for the run, summarised for the task's XCom."""
+    summary = train(run.settings, run.logical_date, run.run_id)
+    return {k: v for k, v in summary.items() if k != "metrics"} | {
+        "model_accuracy": summary["metrics"]["model_accuracy"],
+        "baseline_accuracy": summary["metrics"]["baseline_accuracy"],
+    }

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -32,12 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lakehouse.errors import LakehouseError, explain
+from lakehouse.errors import LakehouseError, one_line_errors
 from lakehouse.settings import LakehouseSettings, get_settings
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from lakehouse.pipeline import RunContext
     from ml.registry import TrainingSet
 
 GOLD_TABLE = "gold.image_training_set"
@@ -454,6 +456,16 @@ def train_and_register(settings: LakehouseSettings, dataset: str, logical_date: 
             "training_checksum": training_set.checksum}
 
 
+def train_step(run: RunContext) -> dict[str, Any]:
+    """The pipeline's training step: train the ``dataset`` param's CNN on the published Gold snapshot,
+    evaluate on val/test and register it (progress goes to the task log)."""
+    import logging
+
+    log = logging.getLogger("ml.vision")
+    return train_and_register(run.settings, run.params.get("dataset") or run.settings.vision.default_dataset,
+                              run.logical_date, run.run_id, log=log.info)
+
+
 def _registry_metrics(trained: TrainResult, data: VisionData, class_names: Sequence[str],
                       num_classes: int) -> dict[str, Any]:
     """Test/val metrics of a trained model as recorded in the registry."""
@@ -521,14 +533,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--snapshot-id", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args(argv)
-    try:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    with one_line_errors(f"vision training failed for {args.logical_date}: "):
         summary = train_and_register(get_settings(), args.dataset, args.logical_date, args.run_id,
-                                     args.snapshot_id, log=lambda line: print(line, file=sys.stderr),
-                                     epochs=args.epochs)
-    except Exception as exc:  # one readable line, non-zero exit
-        print(f"error: vision training failed for {args.logical_date}: {explain(exc)}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary, default=str, sort_keys=True))
+                                     args.snapshot_id, log=logging.getLogger("ml.vision").info, epochs=args.epochs)
+    print(json.dumps(summary, default=str, sort_keys=True))  # stdout: the one JSON summary line
     return 0
 
 

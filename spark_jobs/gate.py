@@ -10,27 +10,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
+from lakehouse.pipeline import CommaList, JobOptions, table_spec
 from lakehouse.publish import publish_all
 from lakehouse.quality import GateContext, load_suite, run_gate
-from schemas import get_table_spec
+
+
+class Options(JobOptions):
+    """``table``: the table whose staged rows are validated; ``suite``: its expectations module;
+    ``publish``: the tables published together on success (default: ``table``)."""
+
+    table: str
+    suite: str
+    publish: CommaList = []
 
 
 def main(ctx: JobContext) -> dict[str, Any]:
     """Validate the staged rows of a table with its GX suite; publish the run's tables if it passes."""
-    try:
-        table = ctx.options["table"]
-        suite_name = ctx.options["suite"]
-    except KeyError as exc:
-        raise LakehouseError(f"gate needs --option {exc.args[0]}=...") from None
-    to_publish = [t for t in ctx.options.get("publish", table).split(",") if t]
+    options = Options.of(ctx.options)
+    to_publish = options.publish or [options.table]
     gate_ctx = GateContext(ctx.spark, ctx.settings, ctx.logical_date, ctx.run_id)
-    suite = load_suite(suite_name)
-    staged = gate_ctx.read(table, staged=True)
-    result = run_gate(staged, gate_ctx, suite_name, suite.build(gate_ctx))
-    published = publish_all(ctx.spark, ctx.settings, [get_table_spec(t) for t in to_publish], ctx.run_id)
-    return {"suite": suite_name, "expectations": result.evaluated, "report": result.report_uri,
+    suite = load_suite(options.suite)
+    staged = gate_ctx.read(options.table, staged=True)
+    result = run_gate(staged, gate_ctx, options.suite, suite.build(gate_ctx))
+    published = publish_all(ctx.spark, ctx.settings, [table_spec(ctx.settings, t) for t in to_publish], ctx.run_id)
+    return {"suite": options.suite, "expectations": result.evaluated, "report": result.report_uri,
             "published": published}
 
 

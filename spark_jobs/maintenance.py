@@ -11,13 +11,20 @@ from typing import Any
 
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.maintenance import STEPS, run_maintenance
+from lakehouse.pipeline import CommaList, JobOptions
+
+
+class Options(JobOptions):
+    """``steps``: which maintenance steps, in order; ``tables``: which tables (default: every table)."""
+
+    steps: CommaList = list(STEPS)
+    tables: CommaList = []
 
 
 def main(ctx: JobContext) -> dict[str, Any]:
     """Compact, expire, rewrite manifests and/or remove old orphan files on each table; one line per failure."""
-    steps = [s for s in ctx.options.get("steps", ",".join(STEPS)).split(",") if s]
-    tables = [t for t in ctx.options.get("tables", "").split(",") if t]
-    return run_maintenance(ctx.spark, ctx.settings, tables or None, steps)
+    options = Options.of(ctx.options)
+    return run_maintenance(ctx.spark, ctx.settings, options.tables or None, options.steps)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import pandas as pd
 
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
+from lakehouse.pipeline import JobOptions
 from lakehouse.write import write_for_date
 from schemas.energy import GOLD_FORECAST, SILVER_15MIN, SILVER_HOURLY
 from spark_jobs.energy.transforms import forecast_frames
@@ -63,13 +64,19 @@ def score(ctx: JobContext, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
             "model_version": record["model_version"], "snapshot_id": result.snapshot_id}
 
 
+class Options(JobOptions):
+    """``model_version``: forecast with this registered version (default: the one this run registered)."""
+
+    model_version: str | None = None
+
+
 def main(ctx: JobContext) -> dict[str, Any]:
     """Write the day-ahead forecast for the logical date's local day."""
     tz = ctx.settings.energy.source_timezone
     start = pd.Timestamp(ctx.logical_date).tz_localize(tz).tz_convert("UTC")
     end = (pd.Timestamp(ctx.logical_date) + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC")
     summary = score(ctx, kind="day_ahead", start=start, end=end,
-                    model_version=ctx.options.get("model_version", ctx.run_id))
+                    model_version=Options.of(ctx.options).model_version or ctx.run_id)
     if "skipped" in summary:
         raise LakehouseError(f"day-ahead forecast for {ctx.logical_date} impossible: {summary['skipped']}")
     return summary

@@ -13,12 +13,12 @@ names that are not ``.txt``).
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 from lakehouse import deliveries
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
+from lakehouse.pipeline import JobOptions
 from lakehouse.write import write_for_date
 from schemas.energy import RAW_READINGS
 from spark_jobs.energy import io
@@ -28,12 +28,21 @@ DATASET = "uci_household"
 log = logging.getLogger("lakehouse.energy.ingest")
 
 
+class Options(JobOptions):
+    """``source``: a file or directory (URI, absolute path or path under the landing zone) instead of the
+    month's landing folder, e.g. the published multi-year UCI file; ``household``: its meter id."""
+
+    source: str | None = None
+    household: str | None = None
+
+
 def main(ctx: JobContext) -> dict[str, Any]:
     """Read the month's landing files and replace the month's rows of raw.energy_readings."""
     from pyspark.sql import functions as F
 
     month = delivered_month(ctx.logical_date)
-    source = ctx.options.get("source")
+    options = Options.of(ctx.options)
+    source = options.source
     location = io.month_dir(ctx.settings, month)
     if source:  # a URI, an absolute path, or a path relative to the landing zone
         location = source if "://" in source else ("file://" + source if source.startswith("/")
@@ -58,10 +67,10 @@ def main(ctx: JobContext) -> dict[str, Any]:
                              + ", ".join(f"{d.name} ({d.reason})" for d in set_aside))
     for file in set_aside:
         log.warning("%s: %s: %s", file.uri, file.outcome, file.reason)
-    plan = io.file_plan(ctx.settings, candidates, ctx.options.get("household"))
+    plan = io.file_plan(ctx.settings, candidates, options.household)
     for uri, _hid, error in plan:
         if error:
-            print(f"warning: {uri} line 1: {error}", file=sys.stderr)
+            log.warning("%s line 1: %s", uri, error)
     raw = io.raw_lines(ctx.spark, ctx.settings, plan)
     if source:
         # A published multi-year UCI file: keep the delivered month's lines (and lines whose date
@@ -81,7 +90,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
         F.first("file_sha256", ignorenulls=True).alias("sha256")).collect()}
     for uri, row in sorted(per_file.items()):
         if row["error"] and not any(u == uri and error for u, _h, error in plan):
-            print(f"warning: {uri} line 1: {row['error']}", file=sys.stderr)
+            log.warning("%s line 1: %s", uri, row["error"])
     delivered = list(set_aside)
     by_uri = {f.uri: f for f in found}
     for uri, _hid, error in plan:

@@ -8,13 +8,17 @@ reports ``skipped`` and writes nothing (the DAG's guard task normally skips it b
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
 
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
+from lakehouse.pipeline import JobOptions
 from spark_jobs.energy.forecast import score
+
+log = logging.getLogger(__name__)
 
 
 def target_interval(value: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -28,13 +32,22 @@ def target_interval(value: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.Timedelta(minutes=15)
 
 
+class Options(JobOptions):
+    """``interval``: an ISO timestamp inside the interval to score (default: the logical date);
+    ``model_version``: score with this registered version (default: the latest)."""
+
+    interval: str | None = None
+    model_version: str | None = None
+
+
 def main(ctx: JobContext) -> dict[str, Any]:
     """Forecast one 15-minute interval for every household (kind='realtime')."""
-    start, end = target_interval(ctx.options.get("interval", ctx.logical_date.isoformat()))
-    summary = score(ctx, kind="realtime", start=start, end=end, model_version=ctx.options.get("model_version"),
+    options = Options.of(ctx.options)
+    start, end = target_interval(options.interval or ctx.logical_date.isoformat())
+    summary = score(ctx, kind="realtime", start=start, end=end, model_version=options.model_version,
                     frequencies=(15,))
     if "skipped" in summary:
-        print(f"skipped: {summary['skipped']}")
+        log.info("skipped: %s", summary["skipped"])  # stdout carries only the job's JSON summary
     return summary
 
 

@@ -7,7 +7,7 @@ The job fails (nothing staged) when the month has no valid reading or when more 
 
 from __future__ import annotations
 
-import sys
+import logging
 from typing import Any
 
 from lakehouse.errors import LakehouseError
@@ -17,6 +17,8 @@ from schemas.energy import QUARANTINE_READINGS, RAW_READINGS, SILVER_15MIN, SILV
 from spark_jobs.energy import io
 from spark_jobs.energy.common import delivered_month
 from spark_jobs.energy.transforms import resample_frames, silver_frames
+
+log = logging.getLogger(__name__)
 
 
 def _examples(quarantine: Any, n: int = 3) -> str:
@@ -55,8 +57,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
                 f"{energy.max_rejected_ratio:.1%}): {_examples(quarantine)}; nothing published "
                 "(fix the files, or raise LAKEHOUSE_ENERGY__MAX_REJECTED_RATIO to keep the valid rows)")
         if rejected:
-            print(f"warning: {rejected} lines quarantined for {month:%Y-%m}: {_examples(quarantine)}",
-                  file=sys.stderr)
+            log.warning("%d lines quarantined for %s: %s", rejected, f"{month:%Y-%m}", _examples(quarantine))
         staged = {}
         for spec, df in ((SILVER_READINGS, silver), (QUARANTINE_READINGS, quarantine)):
             staged[spec.identifier] = stage_for_date(ctx.spark, ctx.settings, spec, df,

@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from lakehouse.jobs import JobContext, run_job
+from lakehouse.pipeline import JobOptions
 from lakehouse.publish import stage_for_date
 from lakehouse.write import write_for_date
 from schemas.core import SMOKE_EVENTS
 from spark_jobs.smoke.transforms import sensor_events
+
+
+class Options(JobOptions):
+    """``stage``: write to the run's audit branch (for a gate to publish) instead of main."""
+
+    stage: bool = False
 
 
 def main(ctx: JobContext) -> dict[str, Any]:
@@ -17,7 +24,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
     With ``--option stage=true`` the rows go to the run's audit branch for a gate to publish.
     """
     events = sensor_events(ctx.spark, ctx.logical_date, ctx.run_id)
-    write = stage_for_date if ctx.options.get("stage") == "true" else write_for_date
+    write = stage_for_date if Options.of(ctx.options).stage else write_for_date
     result = write(ctx.spark, ctx.settings, SMOKE_EVENTS, events, logical_date=ctx.logical_date, run_id=ctx.run_id)
     table = ctx.settings.table_name(SMOKE_EVENTS.identifier)
     rows = ctx.spark.sql(

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 
-def register(generate_app: typer.Typer) -> None:
+def register(app: typer.Typer, generate_app: typer.Typer) -> None:
     """Add the ``images`` command to ``lakehouse generate``."""
-    from lakehouse.cli import friendly
+    from lakehouse.errors import friendly
 
     @generate_app.command("images")
     @friendly

@@ -14,7 +14,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
 from schemas.vision import GOLD_IMAGE_TRAINING_SET, RAW_IMAGE_MANIFEST, SILVER_IMAGE_MANIFEST
 from spark_jobs.vision import io
-from spark_jobs.vision.options import dataset_option
+from spark_jobs.vision.options import VisionOptions, dataset_option
 from spark_jobs.vision.transforms import SplitConfig, build_training_set, resolve_uri, split_shares
 
 
@@ -23,6 +23,9 @@ def split_config(ctx: JobContext) -> SplitConfig:
     v = ctx.settings.vision
     return SplitConfig(salt=v.split_salt, val_fraction=v.val_fraction, test_fraction=v.test_fraction,
                        keep_source_test_split=v.keep_source_test_split)
+
+
+Options = VisionOptions  # the job's typed options (lakehouse.pipeline.options_class)
 
 
 def main(ctx: JobContext) -> dict[str, Any]:

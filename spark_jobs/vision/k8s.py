@@ -64,3 +64,10 @@ def render_pod_spec(settings: LakehouseSettings, *, dataset: str, logical_date: 
     env.extend({"name": key, "value": value} for key, value in sorted(pod_settings_env(settings).items())
                if key not in present)
     return spec
+
+
+def training_pod(settings: LakehouseSettings, *, params: dict[str, Any], logical_date: str,
+                 run_id: str) -> dict[str, Any]:
+    """The pipeline's training pod (lakehouse.pipeline.Call.pod_spec), rendered when the task runs."""
+    return render_pod_spec(settings, dataset=params.get("dataset") or settings.vision.default_dataset,
+                           logical_date=logical_date, run_id=run_id)

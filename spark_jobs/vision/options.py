@@ -1,15 +1,19 @@
-"""Job options shared by the vision entry points."""
+"""Job options shared by the vision entry points (raw, silver, gold)."""
 
 from __future__ import annotations
 
-from lakehouse.errors import LakehouseError
+from typing import Literal
+
 from lakehouse.jobs import JobContext
-from spark_jobs.vision.formats import DATASETS
+from lakehouse.pipeline import JobOptions
+
+
+class VisionOptions(JobOptions):
+    """``dataset``: mnist or cifar10 (default: settings.vision.default_dataset)."""
+
+    dataset: Literal["mnist", "cifar10"] | None = None
 
 
 def dataset_option(ctx: JobContext) -> str:
-    """The ``--option dataset=mnist|cifar10`` of a job (default: settings.vision.default_dataset)."""
-    dataset = ctx.options.get("dataset") or ctx.settings.vision.default_dataset
-    if dataset not in DATASETS:
-        raise LakehouseError(f"unknown dataset {dataset!r}: use --option dataset=mnist or dataset=cifar10")
-    return dataset
+    """The run's dataset (``--option dataset=mnist|cifar10``, default: settings.vision.default_dataset)."""
+    return VisionOptions.of(ctx.options).dataset or ctx.settings.vision.default_dataset

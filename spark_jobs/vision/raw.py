@@ -23,7 +23,7 @@ from lakehouse import deliveries, storage
 from lakehouse.jobs import JobContext, run_job
 from schemas.vision import RAW_IMAGE_MANIFEST
 from spark_jobs.vision import formats, io
-from spark_jobs.vision.options import dataset_option
+from spark_jobs.vision.options import VisionOptions, dataset_option
 from spark_jobs.vision.transforms import build_png_manifest, build_raw_manifest
 
 
@@ -52,6 +52,9 @@ def account(dataset: str, found: list[storage.StoredFile], used: dict[str, int],
             out.append(deliveries.ignored(file, f"not a file of a {dataset} delivery (expected "
                                                 f"{', '.join(formats.expected_files(dataset))})"))
     return out
+
+
+Options = VisionOptions  # the job's typed options (lakehouse.pipeline.options_class)
 
 
 def main(ctx: JobContext) -> dict[str, Any]:

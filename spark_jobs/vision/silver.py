@@ -14,8 +14,10 @@ from lakehouse.jobs import JobContext, run_job
 from schemas.vision import QUARANTINE_IMAGE_MANIFEST, RAW_IMAGE_MANIFEST, SILVER_IMAGE_MANIFEST
 from spark_jobs.vision import io
 from spark_jobs.vision.formats import dataset_spec
-from spark_jobs.vision.options import dataset_option
+from spark_jobs.vision.options import VisionOptions, dataset_option
 from spark_jobs.vision.transforms import validate_manifest
+
+Options = VisionOptions  # the job's typed options (lakehouse.pipeline.options_class)
 
 
 def main(ctx: JobContext) -> dict[str, Any]:

@@ -114,7 +114,7 @@ def test_two_dag_runs_of_one_date_publish_concurrently(spark, local_settings, tm
         counts[dataset] = n
     options = ["table=silver.image_manifest", "suite=silver_image_manifest",
                "publish=silver.image_manifest,quarantine.image_manifest"]
-    jobs = [("spark_jobs.gate", settings, day.isoformat(), f"dag-{d}", [*options, f"dataset={d}"]) for d in IMAGES]
+    jobs = [("spark_jobs.gate", settings, day.isoformat(), f"dag-{d}", options) for d in IMAGES]
     results = race(jobs, "publish.before_fast_forward", tmp_path / "barrier")
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
     for dataset, n in counts.items():

@@ -47,7 +47,8 @@ def run_pipeline(spark: Any, settings: LakehouseSettings, day: dt.date, run_id: 
         ("gate_gold", gate.main, {"table": "gold.image_training_set", "suite": "gold_image_training_set"}),
     ]
     for name, main, options in steps:
-        out[name] = main(JobContext(settings, spark, day, run_id, {"dataset": dataset, **options}))
+        job_options = options if name.startswith("gate") else {"dataset": dataset, **options}
+        out[name] = main(JobContext(settings, spark, day, run_id, job_options))
     return out
 
 
@@ -175,8 +176,9 @@ def test_tampered_manifest_rows_are_quarantined(spark, local_settings) -> None:
 
     summary = silver.main(_ctx(spark, local_settings, TAMPER_DAY, "tamper"))
     assert summary["quarantined"] == 6 and summary["valid"] == 55
-    gate.main(_ctx(spark, local_settings, TAMPER_DAY, "tamper", table="silver.image_manifest",
-                   suite="silver_image_manifest", publish="silver.image_manifest,quarantine.image_manifest"))
+    gate.main(JobContext(local_settings, spark, TAMPER_DAY, "tamper", {
+        "table": "silver.image_manifest", "suite": "silver_image_manifest",
+        "publish": "silver.image_manifest,quarantine.image_manifest"}))
     quarantine = _rows(spark, local_settings, "quarantine.image_manifest", TAMPER_DAY)
     reasons = " | ".join(sorted(quarantine["reason"]))
     assert "'..'" in reasons and "absolute paths" in reasons and "scheme" in reasons

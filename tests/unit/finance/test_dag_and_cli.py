@@ -20,7 +20,7 @@ spec.loader.exec_module(module)
 dag = module.dag
 print(json.dumps({
     "dag_id": dag.dag_id, "catchup": dag.catchup, "tasks": sorted(t.task_id for t in dag.tasks),
-    "cron": dag.timetable.summary, "tz": str(dag.timetable._timezone),
+    "cron": dag.timetable.expression, "tz": str(dag.timetable.timezone),
     "retries": sorted({t.retries for t in dag.tasks}),
     "timeouts": sorted({t.execution_timeout.total_seconds() for t in dag.tasks}),
     "docs": all(t.doc_md for t in dag.tasks if t.task_id != "train_model"),

@@ -1,0 +1,48 @@
+"""The finance tick pipeline, declared once: its DAG (dags/dag_finance_tick.py), `lakehouse run` and
+the gate/publish lists are derived from this (lakehouse.pipeline)."""
+
+from __future__ import annotations
+
+from lakehouse.pipeline import Call, Gate, Pipeline, Schedule, Stage
+
+FINANCE_TICKS = Pipeline(
+    dag_id="finance_tick_processor",
+    domain="finance",
+    description="Daily tick pipeline after the close: OHLCV bars with quality gates and a next-bar model",
+    doc="""Finance tick pipeline: landing tick files -> raw -> silver (+ quarantine) -> gate -> gold -> gate -> model.
+
+Runs on weekdays right after the market closes (16:00 in the exchange time zone by default; see
+`LAKEHOUSE_FINANCE__SCHEDULE_CRON` and `LAKEHOUSE_FINANCE__EXCHANGE_TIMEZONE`) for that trade date.
+Silver and gold are staged on the run's Iceberg audit branch; only a passing Great Expectations gate
+publishes them, so a bad batch never reaches `main` or the model. Training reads the pinned Gold
+snapshot and records it in the model registry.
+
+Inputs: `{landing}/finance/ticks/trade_date=<date>/` (CSV, Parquet, Binance trades CSV).
+Outputs: raw.ticks, silver.ticks, quarantine.ticks, gold.ohlcv_1m, a model in ml.model_registry.
+Rerun a date: clear the DAG run (or `lakehouse run finance_tick_processor --date D`); every step
+replaces exactly that date's rows.
+""",
+    schedule=lambda s: Schedule(s.finance.schedule_cron, s.finance.exchange_timezone),
+    start_date=lambda s: s.finance.start_date,
+    catchup=lambda s: s.finance.catchup,
+    steps=(
+        Stage("ingest_raw", "spark_jobs.finance.raw", writes=("raw.ticks", "raw.delivered_files"),
+              doc="Read the trade date's landing files (CSV, Parquet, Binance CSV) into raw.ticks as delivered; "
+                  "replaces that date only; every file is accounted for in raw.delivered_files. Fails with one "
+                  "line when no files landed."),
+        Stage("build_silver", "spark_jobs.finance.silver", stages=("silver.ticks", "quarantine.ticks"),
+              doc="Type, dedupe, session-filter and MAD-outlier-check ticks; stage silver.ticks and "
+                  "quarantine.ticks (every rejected row with its reason) on the audit branch."),
+        Gate("gate_silver", suite="silver_ticks"),
+        Stage("build_gold", "spark_jobs.finance.gold", stages=("gold.ohlcv_1m",),
+              doc="One-minute OHLCV/VWAP bars, gaps filled and flagged, SMA/EMA/returns/volatility with "
+                  "window functions; staged on the audit branch."),
+        Gate("gate_gold", suite="gold_ohlcv_1m"),
+        Call("train_model", "ml.finance:train_step",
+             doc="Train the LightGBM next-bar direction model on the just-published Gold snapshot (time-ordered "
+                 "split, naive persistence baseline on the same split) and register it with that snapshot id."),
+    ),
+    tags=("finance",),
+)
+
+PIPELINES = (FINANCE_TICKS,)

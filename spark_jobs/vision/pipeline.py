@@ -1,0 +1,60 @@
+"""The vision CNN pipeline, declared once: its DAG (dags/dag_vision_classifier.py), `lakehouse run` and
+the gate/publish lists are derived from this (lakehouse.pipeline)."""
+
+from __future__ import annotations
+
+from lakehouse.pipeline import Call, Gate, Param, Pipeline, Pod, Schedule, Stage
+
+DATASET = {"dataset": "{{ params.dataset }}"}
+
+VISION_CNN = Pipeline(
+    dag_id="vision_cnn_classifier",
+    domain="vision",
+    description="MNIST / CIFAR-10 image manifests on Iceberg, quality gates, CNN training",
+    doc="""Vision CNN classifier (MNIST or CIFAR-10): raw -> silver -> gate -> Gold -> gate -> train + register.
+
+Trigger manually with the `dataset` parameter (`mnist` or `cifar10`); set
+`LAKEHOUSE_VISION__SCHEDULE_CRON` (e.g. `0 3 * * 1`) for a weekly run of the default dataset.
+Runs of different datasets may overlap: each owns its dataset's rows of the date.
+
+1. **land_raw**: reads the official files from `{landing}/vision/<dataset>/` with strict readers
+   (bad magic, truncated file, count mismatch, corrupt or foreign pickle stop the run here), keeps
+   them unchanged in the raw zone and writes `raw.image_manifest` (one row per image).
+2. **build_silver**: decodes every referenced image, checks shape, label, hash, URI confinement
+   and duplicates; stages `silver.image_manifest` and `quarantine.image_manifest`.
+3. **gate_silver**: GX suite `silver_image_manifest`; publishes silver + quarantine on success.
+4. **build_gold**: hash-based train/val/test split, pixel bytes, training-split channel stats.
+5. **gate_gold**: GX suite `gold_image_training_set` (class balance, split shares, no hash in two
+   splits, pixel statistics); publishes Gold. A failed gate stops the run before training.
+6. **train_register**: trains on the published Gold snapshot (in-process, or a GPU pod with
+   `settings.vision.train_on_kubernetes`: a one-GPU pod from infra/k8s/vision-train-pod.yaml on the
+   cluster of the `settings.vision.k8s_conn_id` connection), evaluates and registers the model with the
+   snapshot id.
+
+Rerun a date: clear the DAG run (or `lakehouse run vision_cnn_classifier --date D --param dataset=mnist`).
+""",
+    schedule=lambda s: Schedule(s.vision.schedule_cron),
+    catchup=lambda s: s.vision.catchup,
+    params={"dataset": Param(lambda s: s.vision.default_dataset, "which dataset to ingest and train on",
+                             enum=("mnist", "cifar10"))},
+    steps=(
+        Stage("land_raw", "spark_jobs.vision.raw", writes=("raw.image_manifest", "raw.delivered_files"),
+              options=DATASET,
+              doc="Strictly read the landing files, keep them in the raw zone, write raw.image_manifest."),
+        Stage("build_silver", "spark_jobs.vision.silver", stages=("silver.image_manifest", "quarantine.image_manifest"),
+              options=DATASET, doc="Validate the raw manifest; stage silver.image_manifest and quarantine."),
+        Gate("gate_silver", suite="silver_image_manifest"),
+        Stage("build_gold", "spark_jobs.vision.gold", stages=("gold.image_training_set",), options=DATASET,
+              doc="Split by content hash, add pixels and training-split channel stats; stage Gold."),
+        Gate("gate_gold", suite="gold_image_training_set"),
+        Call("train_register", "ml.vision:train_step",
+             kubernetes=lambda s: (Pod(s.vision.k8s_conn_id, s.vision.k8s_namespace, s.vision.k8s_image)
+                                   if s.vision.train_on_kubernetes else None),
+             pod_spec="spark_jobs.vision.k8s:training_pod",
+             doc="Train the dataset's CNN on the published Gold snapshot, evaluate on val/test, register it "
+                 "(in-process, or on one GPU in a Kubernetes pod from infra/k8s/vision-train-pod.yaml)."),
+    ),
+    tags=("pytorch",),
+)
+
+PIPELINES = (VISION_CNN,)
