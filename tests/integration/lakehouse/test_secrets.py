@@ -95,7 +95,7 @@ def test_dag_run_never_surfaces_secrets(airflow_env, spark, s3, s3_settings, tmp
         for obj in page.get("Contents", []):
             blobs[f"s3://{s3.bucket}/{obj['Key']}"] = client.get_object(Bucket=s3.bucket, Key=obj["Key"])["Body"].read()
 
-    assert len(sampler.samples) > 10
+    assert any("pytest" in line for line in sampler.samples), "the sampler never saw this test's own process"
     assert any(p.name.endswith(".db") for p in local_files)
     if mode == "submit":
         # the spark-submit JVM really ran with the credentials (in its environment) and wrote an event log
