@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from lakehouse.settings import PROJECT_ROOT
 
 HEAVY = ("pyspark", "torch", "lightgbm", "great_expectations", "pandas", "sklearn", "statsmodels")
@@ -95,3 +97,48 @@ def test_gpu_training_task_builds_a_one_gpu_pod_without_a_cluster(tmp_path) -> N
     assert container["envFrom"] == [{"secretRef": {"name": "lakehouse-credentials"}}]
     assert "catalog-pw" not in json.dumps(pod)
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"]["tolerations"]
+
+
+_AUDITED_PARSE = """
+import json, os, sys, time
+writes = []
+
+
+def hook(event, args):
+    if event == "open":
+        path, mode, flags = args
+        if (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)):
+            writes.append(str(path))
+    elif event in ("os.mkdir", "os.rename", "os.remove", "os.symlink", "os.truncate", "shutil.rmtree"):
+        writes.append(f"{event} {args[0]}")
+
+
+from airflow.dag_processing.dagbag import DagBag
+before = dict(os.environ)
+sys.addaudithook(hook)
+started = time.perf_counter()
+bag = DagBag(dag_folder=sys.argv[1])
+seconds = time.perf_counter() - started
+changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))
+print(json.dumps({"dags": len(bag.dag_ids), "errors": list(bag.import_errors), "writes": writes, "env": changed,
+                  "seconds": seconds}))
+"""
+# The scheduler re-parses every DAG file every 30 s: parsing must stay far below that even on a loaded machine.
+PARSE_BUDGET_S = 10.0
+
+
+@pytest.mark.parametrize("mode", ["submit", "in_process"])
+def test_parsing_writes_nothing_changes_no_environment_and_is_fast(tmp_path, mode: str) -> None:
+    """Building the DAGs verifies no jar, renders no pod, writes no file and sets no variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "AIRFLOW"))}
+    env.update({"AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "LAKEHOUSE_HOME": str(tmp_path / "lake"), "LAKEHOUSE_AIRFLOW__SPARK_TASK_MODE": mode,
+                "LAKEHOUSE_JARS__CACHE_DIR": str(tmp_path / "no-jars-here")})
+    result = subprocess.run([sys.executable, "-c", _AUDITED_PARSE, str(PROJECT_ROOT / "dags")], env=env,
+                            capture_output=True, text=True, timeout=300, check=True)
+    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert parsed["errors"] == [] and parsed["dags"] >= 6
+    assert parsed["writes"] == [], parsed["writes"]
+    assert parsed["env"] == [], parsed["env"]
+    assert parsed["seconds"] < PARSE_BUDGET_S
