@@ -90,9 +90,10 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
+    from lakehouse.frames import spark_ddl
     from lakehouse.settings import LakehouseSettings
     from spark_jobs.energy import io, transforms
-    from spark_jobs.energy.transforms import _spark_schema, arrow_ready, silver_household
+    from spark_jobs.energy.transforms import arrow_ready, silver_household
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -112,7 +113,7 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
     from schemas.energy import SILVER_READINGS
 
     columns = ("meter_read_date", "kind", *transforms.SILVER_COLUMNS, "reason", "raw_line")
-    schema = _spark_schema(columns, SILVER_READINGS, {"kind": "string", "reason": "string", "raw_line": "string"})
+    schema = spark_ddl(SILVER_READINGS, columns, {"kind": "string", "reason": "string", "raw_line": "string"})
 
     def silver(pdf: pd.DataFrame) -> pd.DataFrame:
         month = month_of[pdf["source_file"].iloc[0]]

@@ -170,35 +170,6 @@ def maintain(
 
 @app.command()
 @friendly
-def smoke(
-    date: Annotated[str, typer.Option("--date", help="logical date YYYY-MM-DD")] = "2024-01-02",
-) -> None:
-    """Run the smoke job in-process: write raw.smoke_events for DATE and read it back."""
-    from lakehouse.jobs import run_job
-    from spark_jobs.smoke.job import main as smoke_main
-
-    run_job(smoke_main, app_name="smoke", argv=["--logical-date", dt.date.fromisoformat(date).isoformat()])
-
-
-@app.command()
-@friendly
-def demo(
-    date: Annotated[str, typer.Option("--date", help="logical date YYYY-MM-DD")] = "2024-01-02",
-) -> None:
-    """Initialise the catalog, run the main job for DATE and print what was written."""
-    from lakehouse.catalog import create_tables, list_tables
-
-    settings = get_settings()
-    created = [identifier for identifier, was_created in create_tables(settings) if was_created]
-    typer.echo(f"catalog ready ({len(created)} tables created) at {settings.catalog.uri}")
-    smoke(date=date)
-    typer.echo("")
-    rows = [[s.identifier, s.snapshot_id, s.snapshot_count, s.row_count] for s in list_tables(settings)]
-    print_rows(["table", "snapshot_id", "snapshots", "rows"], rows)
-
-
-@app.command()
-@friendly
 def pipelines() -> None:
     """List the declared pipelines (DAG id, domain, schedule, steps) discovered from the domain packages."""
     from lakehouse.pipeline import find_pipelines

@@ -89,20 +89,15 @@ def read_staged(
 ) -> DataFrame:
     """The logical date's rows as staged on the run's audit branch (or, when a crashed gate already
     published them and dropped the branch, as this run published them)."""
-    from pyspark.sql import functions as F
+    from lakehouse.read import read_for_date
 
     table = settings.table_name(spec.identifier)
     branch = audit_branch(run_id)
-    if branch_exists(spark, table, branch):
-        df = spark.table(f"{table}.branch_{branch}")
-    else:
-        published = _published_snapshot(_lineage(spark, table), run_id)
-        if published is None:
-            raise LakehouseError(f"nothing staged for run {run_id!r} on {spec.identifier}: run the build task first")
-        df = spark.sql(f"SELECT * FROM {table} VERSION AS OF {published}")
-    if spec.logical_date_column:
-        df = df.where(F.col(spec.logical_date_column) == F.lit(logical_date))
-    return df
+    ref: str | int | None = branch if branch_exists(spark, table, branch) else _published_snapshot(
+        _lineage(spark, table), run_id)
+    if ref is None:
+        raise LakehouseError(f"nothing staged for run {run_id!r} on {spec.identifier}: run the build task first")
+    return read_for_date(spark, settings, spec, logical_date if spec.logical_date_column else None, ref=ref)
 
 
 def publish_all(spark: SparkSession, settings: LakehouseSettings, specs: Sequence[TableSpec],

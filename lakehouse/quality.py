@@ -34,18 +34,14 @@ class GateContext:
 
     def read(self, identifier: str, staged: bool = True) -> DataFrame:
         """The logical date's rows of ``identifier``: staged on this run's audit branch, or on main."""
-        from pyspark.sql import functions as F
-
         from lakehouse.pipeline import table_spec
         from lakehouse.publish import read_staged
+        from lakehouse.read import read_for_date
 
         spec = table_spec(self.settings, identifier)
         if staged:
             return read_staged(self.spark, self.settings, spec, self.run_id, self.logical_date)
-        df = self.spark.table(self.settings.table_name(identifier))
-        if spec.logical_date_column:
-            df = df.where(F.col(spec.logical_date_column) == F.lit(self.logical_date))
-        return df
+        return read_for_date(self.spark, self.settings, spec, self.logical_date if spec.logical_date_column else None)
 
 
 @dataclass(frozen=True)

@@ -425,9 +425,9 @@ def train_and_register(settings: LakehouseSettings, dataset: str, logical_date: 
     """Train on the pinned Gold snapshot, evaluate on val/test, register model + metrics + snapshot id +
     the fingerprint of the Gold rows read."""
     from ml.registry import current_snapshot_id, fingerprint, register_model
-    from spark_jobs.vision.formats import dataset_spec
+    from schemas.vision import DATASETS
 
-    spec = dataset_spec(dataset)
+    spec = DATASETS[dataset]
     snapshot_id = snapshot_id or current_snapshot_id(settings, GOLD_TABLE)
     if snapshot_id is None:
         raise LakehouseError(f"{GOLD_TABLE} has no published snapshot: run the pipeline and its gates first")
@@ -499,14 +499,14 @@ def retrain(settings: LakehouseSettings, record: dict[str, Any], table: pa.Table
     (CPU when that was CPU or no CUDA device is here); the registry metrics."""
     from dataclasses import fields
 
-    from spark_jobs.vision.formats import dataset_spec
+    from schemas.vision import DATASETS
 
     params = record["params"]
     known = {f.name for f in fields(TrainConfig)}
     config = TrainConfig(**{k: v for k, v in params.items() if k in known})
     recorded_device = str(record["metrics"].get("device", "cpu"))
     config.device = "cuda" if recorded_device.startswith("cuda") and torch.cuda.is_available() else "cpu"
-    spec = dataset_spec(config.dataset)
+    spec = DATASETS[config.dataset]
     data = data_from_arrow(table)
     threads = params.get("torch_threads")
     with deterministic_cpu(pick_device(config.device), threads):  # evaluation too: same threads as training had

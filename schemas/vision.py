@@ -6,6 +6,8 @@ never replace each other's rows. Pixel bytes live in the delivered files in the 
 by ``source_uri`` + ``record_index``) until Gold, which carries them in a binary column.
 """
 
+from dataclasses import dataclass
+
 from pyiceberg.types import (
     BinaryType,
     DateType,
@@ -17,6 +19,25 @@ from pyiceberg.types import (
 )
 
 from schemas.base import Column, TableSpec, identity
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Shape and classes every image of a dataset must have."""
+
+    name: str
+    height: int
+    width: int
+    channels: int
+    num_classes: int
+    class_names: tuple[str, ...]
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec("mnist", 28, 28, 1, 10, tuple(str(d) for d in range(10))),
+    "cifar10": DatasetSpec("cifar10", 32, 32, 3, 10, ("airplane", "automobile", "bird", "cat", "deer", "dog",
+                                                     "frog", "horse", "ship", "truck")),
+}
 
 _KEY = (
     Column("ingest_date", DateType(), required=True, doc="logical date of the run that ingested the image"),

@@ -11,6 +11,7 @@ from typing import Any
 
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.publish import stage_for_date
+from lakehouse.read import read_for_date
 from schemas.energy import GOLD_FEATURES, SILVER_15MIN, SILVER_HOURLY
 from spark_jobs.energy import io
 from spark_jobs.energy.common import delivered_month
@@ -26,8 +27,8 @@ def main(ctx: JobContext) -> dict[str, Any]:
     month = delivered_month(ctx.logical_date)
     energy = ctx.settings.energy
     dates = [ctx.logical_date, previous_month(ctx.logical_date)]
-    intervals = io.read_for_dates(ctx.spark, ctx.settings, SILVER_HOURLY, dates).unionByName(
-        io.read_for_dates(ctx.spark, ctx.settings, SILVER_15MIN, dates))
+    intervals = read_for_date(ctx.spark, ctx.settings, SILVER_HOURLY, dates).unionByName(
+        read_for_date(ctx.spark, ctx.settings, SILVER_15MIN, dates))
     io.require_rows(intervals.where(F.col("meter_read_date") == F.lit(ctx.logical_date)),
                     f"no published silver series for {month:%Y-%m} (meter-read date {ctx.logical_date}): "
                     "run silver and its gate first")

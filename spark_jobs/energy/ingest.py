@@ -19,6 +19,7 @@ from lakehouse import deliveries
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.pipeline import JobOptions
+from lakehouse.read import read_for_date
 from lakehouse.write import write_for_date
 from schemas.energy import RAW_READINGS
 from spark_jobs.energy import io
@@ -82,7 +83,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
         "meter_read_date": F.lit(ctx.logical_date), "run_id": F.lit(ctx.run_id)})
     result = write_for_date(ctx.spark, ctx.settings, RAW_READINGS, raw, logical_date=ctx.logical_date,
                             run_id=ctx.run_id)
-    rows = io.read_for_dates(ctx.spark, ctx.settings, RAW_READINGS, [ctx.logical_date])
+    rows = read_for_date(ctx.spark, ctx.settings, RAW_READINGS, [ctx.logical_date])
     stats = rows.agg(F.count("*").alias("lines"), F.countDistinct("source_file").alias("files"),
                      F.sum(F.col("file_error").isNotNull().cast("int")).alias("lines_in_rejected_files")).first()
     per_file = {r["source_file"]: r for r in rows.groupBy("source_file").agg(

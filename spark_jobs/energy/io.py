@@ -14,7 +14,6 @@ from spark_jobs.energy import generator, uci
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from schemas.base import TableSpec
 
 
 def landing_uri(settings: LakehouseSettings, relative: str) -> str:
@@ -97,11 +96,11 @@ def file_plan(settings: LakehouseSettings, files: list[str], household: str | No
 def raw_lines(spark: SparkSession, settings: LakehouseSettings, plan: list[tuple[str, str, str | None]]
               ) -> DataFrame:
     """Parse the planned files on the workers (one file per task slot) into raw rows."""
+    from lakehouse.frames import spark_ddl
     from schemas.energy import RAW_READINGS
-    from spark_jobs.energy.transforms import _spark_schema
 
     columns = (*uci.RAW_COLUMNS, "file_sha256")
-    schema = _spark_schema(columns, RAW_READINGS)
+    schema = spark_ddl(RAW_READINGS, columns)
 
     def parse(batches):  # type: ignore[no-untyped-def]
         import pandas as pd
@@ -117,15 +116,6 @@ def raw_lines(spark: SparkSession, settings: LakehouseSettings, plan: list[tuple
     files = spark.createDataFrame(plan, "uri string, household_id string, file_error string")
     return files.repartition(max(1, min(len(plan), spark.sparkContext.defaultParallelism * 2))).mapInPandas(
         parse, schema)
-
-
-def read_for_dates(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec,
-                   dates: list[dt.date]) -> DataFrame:
-    """Rows of ``spec`` on main whose logical date is one of ``dates``."""
-    from pyspark.sql import functions as F
-
-    return spark.table(settings.table_name(spec.identifier)).where(
-        F.col(spec.logical_date_column).isin([F.lit(d) for d in dates]))
 
 
 def require_rows(df: DataFrame, what: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.publish import read_staged, stage_for_date
+from lakehouse.read import read_for_date
 from schemas.energy import QUARANTINE_READINGS, RAW_READINGS, SILVER_15MIN, SILVER_HOURLY, SILVER_READINGS
 from spark_jobs.energy import io
 from spark_jobs.energy.common import delivered_month
@@ -33,7 +34,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
 
     month = delivered_month(ctx.logical_date)
     energy = ctx.settings.energy
-    raw = io.read_for_dates(ctx.spark, ctx.settings, RAW_READINGS, [ctx.logical_date])
+    raw = read_for_date(ctx.spark, ctx.settings, RAW_READINGS, [ctx.logical_date])
     io.require_rows(raw, f"raw.energy_readings has no rows for {ctx.logical_date} (month {month:%Y-%m}): "
                          "run the ingest task first")
     both = silver_frames(raw, month_start=month, tz=energy.source_timezone,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from lakehouse.frames import spark_ddl
 from schemas.energy import FEATURE_COLUMNS, FOURIER_COLUMNS
 from spark_jobs.energy import uci
 
@@ -270,28 +271,6 @@ def build_features(series: pd.DataFrame, *, freq_minutes: int, tz: str, country:
 
 
 # ---- Spark wrappers -----------------------------------------------------------------------------
-def _spark_schema(spec_columns: tuple[str, ...], spec: Any, extra: dict[str, str] | None = None) -> str:
-    """DDL schema string for applyInPandas from a TableSpec's column types."""
-    from pyspark.sql.types import (
-        BooleanType,
-        DateType,
-        DoubleType,
-        IntegerType,
-        LongType,
-        StringType,
-        TimestampNTZType,
-        TimestampType,
-    )
-
-    iceberg_to_spark = {
-        "boolean": BooleanType(), "int": IntegerType(), "long": LongType(), "double": DoubleType(),
-        "string": StringType(), "date": DateType(), "timestamptz": TimestampType(), "timestamp": TimestampNTZType(),
-    }
-    types = {c.name: iceberg_to_spark[str(c.type)] for c in spec.columns}
-    types.update({k: iceberg_to_spark[v] for k, v in (extra or {}).items()})
-    return ", ".join(f"{name} {types[name].simpleString()}" for name in spec_columns)
-
-
 def as_utc(pdf: pd.DataFrame, column: str) -> pd.DataFrame:
     """Spark hands timestamps to pandas as naive values in the session time zone (UTC here)."""
     values = pd.to_datetime(pdf[column])
@@ -325,7 +304,7 @@ def silver_frames(raw: DataFrame, *, month_start: dt.date, tz: str, voltage_band
     from schemas.energy import SILVER_READINGS
 
     columns = ("kind", *SILVER_COLUMNS, "reason", "raw_line")
-    schema = _spark_schema(columns, SILVER_READINGS, {"kind": "string", "reason": "string", "raw_line": "string"})
+    schema = spark_ddl(SILVER_READINGS, columns, {"kind": "string", "reason": "string", "raw_line": "string"})
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         out = silver_household(pdf, month_start=month_start, tz=tz, voltage_band=voltage_band,
@@ -339,7 +318,7 @@ def resample_frames(silver: DataFrame, *, freq_minutes: int, tz: str) -> DataFra
     """Silver minute rows -> ``freq_minutes`` intervals per household and meter-read date."""
     from schemas.energy import SILVER_HOURLY
 
-    schema = _spark_schema(("meter_read_date", *INTERVAL_COLUMNS), SILVER_HOURLY)
+    schema = spark_ddl(SILVER_HOURLY, ("meter_read_date", *INTERVAL_COLUMNS))
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         out = resample(as_utc(pdf, "ts_utc"), freq_minutes, tz)
@@ -354,7 +333,7 @@ def feature_frames(intervals: DataFrame, *, tz: str, country: str) -> DataFrame:
     """Interval series (both frequencies, any months) -> feature rows per household and frequency."""
     from schemas.energy import GOLD_FEATURES
 
-    schema = _spark_schema(FEATURE_OUTPUT_COLUMNS, GOLD_FEATURES)
+    schema = spark_ddl(GOLD_FEATURES, FEATURE_OUTPUT_COLUMNS)
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         freq = int(pdf["freq_minutes"].iloc[0])

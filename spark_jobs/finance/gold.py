@@ -6,8 +6,8 @@ from typing import Any
 
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.publish import stage_for_date
+from lakehouse.read import read_for_date
 from schemas.finance import GOLD_OHLCV_1M, SILVER_TICKS
-from spark_jobs.finance.io import read_date
 from spark_jobs.finance.session import session_for
 from spark_jobs.finance.transforms import build_gold
 
@@ -18,12 +18,11 @@ def main(ctx: JobContext) -> dict[str, Any]:
 
     fin = ctx.settings.finance
     session = session_for(ctx.logical_date, fin.exchange_timezone, fin.session_open, fin.session_close)
-    silver = read_date(ctx.spark, ctx.settings, SILVER_TICKS, ctx.logical_date)
+    silver = read_for_date(ctx.spark, ctx.settings, SILVER_TICKS, ctx.logical_date)
     gold = build_gold(silver, session, ema_span=fin.ema_span, volatility_window=fin.volatility_window)
     result = stage_for_date(ctx.spark, ctx.settings, GOLD_OHLCV_1M, gold, logical_date=ctx.logical_date,
                             run_id=ctx.run_id)
-    staged = ctx.spark.table(f"{result.table}.branch_{result.branch}").where(
-        F.col("trade_date") == F.lit(ctx.logical_date))
+    staged = read_for_date(ctx.spark, ctx.settings, GOLD_OHLCV_1M, ctx.logical_date, ref=result.branch)
     stats = staged.agg(F.count(F.lit(1)).alias("bars"), F.countDistinct("symbol").alias("symbols"),
                        F.sum(F.col("filled").cast("int")).alias("filled")).collect()[0]
     return {"logical_date": ctx.logical_date, "bars": stats["bars"], "symbols": stats["symbols"],

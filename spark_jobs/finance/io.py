@@ -25,7 +25,6 @@ from spark_jobs.finance.generator import landing_dir
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from schemas.base import TableSpec
 
 SMALL_FILE_BYTES = 64 * 1024
 
@@ -152,11 +151,3 @@ def read_landing(spark: SparkSession, settings: LakehouseSettings, trade_date: d
     return read
 
 
-def read_date(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec, trade_date: dt.date) -> DataFrame:
-    """The published (main) rows of ``spec`` for one trade date."""
-    from pyspark.sql import functions as F
-
-    if spec.logical_date_column is None:
-        raise LakehouseError(f"{spec.identifier} has no logical date column")
-    return spark.table(settings.table_name(spec.identifier)).where(
-        F.col(spec.logical_date_column) == F.lit(trade_date))

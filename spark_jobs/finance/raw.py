@@ -7,9 +7,10 @@ from typing import Any
 
 from lakehouse import deliveries
 from lakehouse.jobs import JobContext, run_job
+from lakehouse.read import read_for_date
 from lakehouse.write import write_for_date
 from schemas.finance import RAW_TICKS
-from spark_jobs.finance.io import read_date, read_landing
+from spark_jobs.finance.io import read_landing
 from spark_jobs.finance.transforms import to_raw
 
 DATASET = "ticks"
@@ -23,7 +24,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
     raw = to_raw(landed.df, ctx.logical_date, ctx.run_id, ingested_at)
     result = write_for_date(ctx.spark, ctx.settings, RAW_TICKS, raw, logical_date=ctx.logical_date,
                             run_id=ctx.run_id)
-    per_file = read_date(ctx.spark, ctx.settings, RAW_TICKS, ctx.logical_date).groupBy("source_file").count()
+    per_file = read_for_date(ctx.spark, ctx.settings, RAW_TICKS, ctx.logical_date).groupBy("source_file").count()
     rows_by_file = {r["source_file"]: int(r["count"]) for r in per_file.collect()}
     delivered = deliveries.with_hashes(ctx.settings, landed.with_rows(rows_by_file))
     deliveries.record(ctx.spark, ctx.settings, delivered, domain="finance", dataset=DATASET,

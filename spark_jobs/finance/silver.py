@@ -7,8 +7,8 @@ from typing import Any
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.publish import stage_for_date
+from lakehouse.read import read_for_date
 from schemas.finance import QUARANTINE_TICKS, RAW_TICKS, SILVER_TICKS
-from spark_jobs.finance.io import read_date
 from spark_jobs.finance.session import session_for
 from spark_jobs.finance.transforms import classify_ticks, split_silver_quarantine
 
@@ -21,7 +21,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
 
     fin = ctx.settings.finance
     session = session_for(ctx.logical_date, fin.exchange_timezone, fin.session_open, fin.session_close)
-    raw = read_date(ctx.spark, ctx.settings, RAW_TICKS, ctx.logical_date)
+    raw = read_for_date(ctx.spark, ctx.settings, RAW_TICKS, ctx.logical_date)
     classified = classify_ticks(raw, session, k=fin.outlier_mad_k, window_minutes=fin.outlier_window_minutes,
                                 min_rel_mad=fin.outlier_min_rel_mad, cache=True).persist(StorageLevel.DISK_ONLY)
     try:

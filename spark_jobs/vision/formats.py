@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lakehouse.errors import LakehouseError
+from schemas.vision import DATASETS, DatasetSpec
 
 if TYPE_CHECKING:
     from lakehouse.settings import VisionSettings
@@ -37,25 +38,6 @@ if TYPE_CHECKING:
 
 class FormatError(LakehouseError):
     """A delivered file does not match its official format."""
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Shape and classes every image of a dataset must have."""
-
-    name: str
-    height: int
-    width: int
-    channels: int
-    num_classes: int
-    class_names: tuple[str, ...]
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    "mnist": DatasetSpec("mnist", 28, 28, 1, 10, tuple(str(d) for d in range(10))),
-    "cifar10": DatasetSpec("cifar10", 32, 32, 3, 10, ("airplane", "automobile", "bird", "cat", "deer", "dog",
-                                                     "frog", "horse", "ship", "truck")),
-}
 
 
 def dataset_spec(name: str) -> DatasetSpec:

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lakehouse import storage
+from lakehouse import frames, storage
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import LakehouseSettings
 from spark_jobs.vision import formats
 from spark_jobs.vision.transforms import content_hash, resolve_uri, uri_violation
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
     from lakehouse.jobs import JobContext
     from lakehouse.write import WriteResult
@@ -240,35 +240,13 @@ def load_pixels(settings: LakehouseSettings, manifest: pd.DataFrame, formats_by_
 def read_dataset_rows(spark: SparkSession, settings: LakehouseSettings, identifier: str, logical_date: dt.date,
                       dataset: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """One dataset's rows of one logical date from ``main`` of a table, as pandas."""
-    from pyspark.sql import functions as F
+    from lakehouse.pipeline import table_spec
+    from lakehouse.read import read_for_date
 
-    df = spark.table(settings.table_name(identifier)).where(
-        (F.col("ingest_date") == F.lit(logical_date)) & (F.col("dataset") == F.lit(dataset)))
-    if columns is not None:
-        df = df.select(*columns)
-    enable_arrow(spark)
+    df = read_for_date(spark, settings, table_spec(settings, identifier), logical_date, scope=dataset_scope(dataset),
+                       columns=list(columns) if columns is not None else None)
+    frames.enable_arrow(spark)
     return df.toPandas()
-
-
-def enable_arrow(spark: SparkSession) -> None:
-    """Arrow for pandas <-> Spark conversion (binary pixel columns move as Arrow buffers)."""
-    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
-    spark.conf.set("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
-
-
-def to_spark(spark: SparkSession, settings: LakehouseSettings, spec: TableSpec, frame: pd.DataFrame) -> DataFrame:
-    """A Spark DataFrame of ``frame`` with the table's exact Spark schema (columns in table order)."""
-    schema = spark.table(settings.table_name(spec.identifier)).schema
-    enable_arrow(spark)
-    frame = frame[[f.name for f in schema.fields]].copy()
-    for field in schema.fields:
-        kind = field.dataType.typeName()
-        if kind in ("integer", "long"):
-            frame[field.name] = frame[field.name].astype("Int64" if frame[field.name].isna().any() else "int64")
-    nullable = schema.__class__([f.__class__(f.name, f.dataType, True) for f in schema.fields])
-    if frame.empty:
-        return spark.createDataFrame([], nullable)
-    return spark.createDataFrame(frame, schema=nullable)
 
 
 def dataset_scope(dataset: str) -> dict[str, str]:
@@ -281,7 +259,7 @@ def write_dataset(ctx: JobContext, spec: TableSpec, frame: pd.DataFrame, dataset
     """Write ``frame`` as ``dataset``'s complete rows of the run's date on ``main``."""
     from lakehouse.write import write_for_date
 
-    return write_for_date(ctx.spark, ctx.settings, spec, to_spark(ctx.spark, ctx.settings, spec, frame),
+    return write_for_date(ctx.spark, ctx.settings, spec, frames.to_spark(ctx.spark, ctx.settings, spec, frame),
                           logical_date=ctx.logical_date, run_id=ctx.run_id, scope=dataset_scope(dataset))
 
 
@@ -289,5 +267,5 @@ def stage_dataset(ctx: JobContext, spec: TableSpec, frame: pd.DataFrame, dataset
     """Stage ``frame`` as ``dataset``'s complete rows of the run's date on the run's audit branch."""
     from lakehouse.publish import stage_for_date
 
-    return stage_for_date(ctx.spark, ctx.settings, spec, to_spark(ctx.spark, ctx.settings, spec, frame),
+    return stage_for_date(ctx.spark, ctx.settings, spec, frames.to_spark(ctx.spark, ctx.settings, spec, frame),
                           logical_date=ctx.logical_date, run_id=ctx.run_id, scope=dataset_scope(dataset))

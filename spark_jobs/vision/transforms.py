@@ -1,7 +1,7 @@
 """Pure transforms of the vision pipeline (pandas manifests, numpy pixels; no I/O, no clock).
 
 Image records are binary and decoded in Python anyway, so manifests are pandas DataFrames here and
-become Spark DataFrames only at the write (``io.to_spark``). Every function is deterministic: the
+become Spark DataFrames only at the write (``lakehouse.frames.to_spark``). Every function is deterministic: the
 same inputs give the same rows, which is what makes reruns of a logical date reproduce Gold exactly.
 """
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from lakehouse import frames
 from lakehouse.errors import DataQualityError
 from lakehouse.jobs import JobContext
 from lakehouse.publish import audit_branch, branch_exists
@@ -171,7 +172,7 @@ def test_tampered_manifest_rows_are_quarantined(spark, local_settings) -> None:
     rows.loc[3, "label"] = 12
     rows.loc[4, "record_index"] = 10_000
     rows = pd.concat([rows, rows.loc[[5]].assign(record_index=rows.loc[6, "record_index"])], ignore_index=True)
-    df = io.to_spark(spark, local_settings, RAW_IMAGE_MANIFEST, rows)
+    df = frames.to_spark(spark, local_settings, RAW_IMAGE_MANIFEST, rows)
     write_for_date(spark, local_settings, RAW_IMAGE_MANIFEST, df, logical_date=TAMPER_DAY, run_id="tamper")
 
     summary = silver.main(_ctx(spark, local_settings, TAMPER_DAY, "tamper"))
