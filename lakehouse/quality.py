@@ -90,7 +90,7 @@ def validate(df: DataFrame, suite_name: str, expectations: list[dict[str, Any]])
 
 def report_uri(settings: LakehouseSettings, suite_name: str, logical_date: dt.date, run_id: str) -> str:
     """Where a validation result is kept: {artifacts}/validations/<suite>/<date>/<run>.json."""
-    safe_run = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    safe_run = storage.safe_segment(run_id)
     return storage.join(storage.to_uri(settings.artifacts), "validations", suite_name,
                         logical_date.isoformat(), f"{safe_run}.json")
 

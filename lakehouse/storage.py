@@ -13,6 +13,7 @@ the delivered file's. Nothing outside this module opens a pyarrow stream.
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,12 @@ def to_uri(location: str) -> str:
 def join(base: str, *parts: str) -> str:
     """Join a storage URI with relative parts using '/'."""
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def safe_segment(name: str) -> str:
+    """``name`` (a run id, a model version) as one path segment every store accepts: anything but letters,
+    digits and ``_ . = -`` becomes ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.=-]", "_", name)
 
 
 def s3_credentials_env(settings: LakehouseSettings) -> dict[str, str]:

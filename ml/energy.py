@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,7 +217,7 @@ def load_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_i
 
 def run_dir(settings: LakehouseSettings, run_id: str) -> str:
     """{artifacts}/energy/runs/<run id>: candidate model and evaluation of one run."""
-    return storage.join(storage.to_uri(settings.artifacts), "energy", "runs", re.sub(r"[^A-Za-z0-9_.-]", "_", run_id))
+    return storage.join(storage.to_uri(settings.artifacts), "energy", "runs", storage.safe_segment(run_id))
 
 
 def _write_json(settings: LakehouseSettings, uri: str, document: dict[str, Any]) -> str:

@@ -186,14 +186,10 @@ def training_tag(model_name: str, model_version: str) -> str:
     return "train_" + re.sub(r"[^A-Za-z0-9_]", "_", f"{model_name}_{model_version}")[:120]
 
 
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]", "_", part)
-
-
 def upload_artifact(settings: LakehouseSettings, local_path: Path, model_name: str, model_version: str) -> str:
     """Copy a model file to {artifacts}/models/<name>/<version>/<file>; return its URI."""
-    uri = storage.join(storage.to_uri(settings.artifacts), "models", _safe(model_name), _safe(model_version),
-                       local_path.name)
+    uri = storage.join(storage.to_uri(settings.artifacts), "models", storage.safe_segment(model_name),
+                       storage.safe_segment(model_version), local_path.name)
     with local_path.open("rb") as src, storage.open_write(settings, uri) as dst:  # byte for byte
         while block := src.read(1 << 20):
             dst.write(block)

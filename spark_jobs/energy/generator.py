@@ -153,7 +153,6 @@ def landing_path(month_start: dt.date, household_id: str) -> str:
     return f"energy/{month_start:%Y-%m}/{household_id}.txt"
 
 
-MANIFEST_PATH = "energy/households.csv"
 
 
 def generate_to_landing(settings: LakehouseSettings, households: int, start: dt.date, end: dt.date, *,
@@ -169,7 +168,7 @@ def generate_to_landing(settings: LakehouseSettings, households: int, start: dt.
     energy = settings.energy
     ids = household_ids(households)
     written = []
-    manifest = io.landing_uri(settings, MANIFEST_PATH)
+    manifest = io.landing_uri(settings, io.HOUSEHOLDS_MANIFEST)
     io.write_text(settings, manifest, "household_id,source\n" + "".join(f"{h},generated\n" for h in ids))
     written.append(manifest)
     for month in month_starts(start, end):

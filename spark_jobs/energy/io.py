@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING
 from lakehouse import storage
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import LakehouseSettings
-from spark_jobs.energy import generator, uci
+from spark_jobs.energy import uci
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+# The household registry a delivery may carry (meter id, source), under the landing zone.
+HOUSEHOLDS_MANIFEST = "energy/households.csv"
 
 
 
@@ -64,7 +67,7 @@ def known_households(settings: LakehouseSettings) -> set[str] | None:
     """Meter ids the pipeline accepts: the setting, else the landing manifest; None = accept any."""
     if settings.energy.households:
         return set(settings.energy.households)
-    uri = landing_uri(settings, generator.MANIFEST_PATH)
+    uri = landing_uri(settings, HOUSEHOLDS_MANIFEST)
     fs, path = storage.filesystem(settings, uri)
     import pyarrow.fs as pafs
 
@@ -88,7 +91,7 @@ def file_plan(settings: LakehouseSettings, files: list[str], household: str | No
             error = f"cannot derive a household id from the file name {hid!r}"
         elif known is not None and hid not in known:
             error = f"unknown household {hid!r} (not in the household registry: energy.households / " \
-                    f"{generator.MANIFEST_PATH})"
+                    f"{HOUSEHOLDS_MANIFEST})"
         plan.append((uri, hid, error))
     return plan
 

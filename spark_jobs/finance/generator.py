@@ -19,6 +19,7 @@ import numpy as np
 
 from lakehouse import storage
 from lakehouse.settings import LakehouseSettings
+from spark_jobs.finance.io import landing_dir
 from spark_jobs.finance.session import Session, session_for
 
 if TYPE_CHECKING:
@@ -276,12 +277,6 @@ def parquet_table(table: pa.Table) -> pa.Table:
     import pyarrow as pa
 
     return table.set_column(2, "ts", table["ts_us"].cast(pa.timestamp("us", tz="UTC")))
-
-
-def landing_dir(settings: LakehouseSettings, trade_date: dt.date) -> str:
-    """Landing folder (URI) of one trade date."""
-    return storage.join(storage.to_uri(settings.landing), settings.finance.landing_prefix,
-                        f"trade_date={trade_date.isoformat()}")
 
 
 def _clear_dir(settings: LakehouseSettings, uri: str) -> None:

@@ -20,13 +20,18 @@ from lakehouse import deliveries, storage
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import LakehouseSettings
 from spark_jobs.finance.adapters import EMPTY_FILE, RAW_FIELDS, UNREADABLE_FILE, adapter_for
-from spark_jobs.finance.generator import landing_dir
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
 SMALL_FILE_BYTES = 64 * 1024
+
+
+def landing_dir(settings: LakehouseSettings, trade_date: dt.date) -> str:
+    """Landing folder (URI) of one trade date."""
+    return storage.join(storage.to_uri(settings.landing), settings.finance.landing_prefix,
+                        f"trade_date={trade_date.isoformat()}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from lakehouse.jobs import JobContext
 from schemas.deliveries import DELIVERED_FILES
 from spark_jobs.finance import generator
+from spark_jobs.finance import io as finance_io
 from spark_jobs.finance import raw as raw_job
 from tests.support.delivery import deliver, listed, stored
 
@@ -20,7 +21,7 @@ DAY = dt.date(2023, 9, 12)
 
 def test_every_delivered_file_of_the_day_is_accounted_for(spark, lake) -> None:  # type: ignore[no-untyped-def]
     generator.generate_landing(lake, DAY, symbols=2, ticks=300, seed=21, rates=generator.DefectRates.none())
-    folder = generator.landing_dir(lake, DAY)
+    folder = finance_io.landing_dir(lake, DAY)
     delivered = {name: stored(lake, f"{folder}/{name}") for name in listed(lake, folder)}
     csv_name = next(n for n in delivered if n.endswith(".csv"))
     delivered["TICKS-EXTRA.CSV"] = delivered.pop(csv_name)  # same content, odd-cased name

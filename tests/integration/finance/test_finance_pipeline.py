@@ -18,6 +18,7 @@ from ml import finance as finance_model
 from ml import registry
 from spark_jobs import gate as gate_job
 from spark_jobs.finance import generator
+from spark_jobs.finance import io as finance_io
 from spark_jobs.finance import raw as raw_job
 from spark_jobs.finance import silver as silver_job
 from tests.support.airflow import run_dag, task_states
@@ -114,7 +115,7 @@ def test_seeded_bad_batch_is_never_published(spark, local_settings, capsys) -> N
     assert silver_before > 0
 
     # A vendor sends garbage: every line unparseable. Raw records it; silver stages an empty day.
-    folder = generator.landing_dir(settings, BAD_DAY)
+    folder = finance_io.landing_dir(settings, BAD_DAY)
     fs, path = storage.filesystem(settings, folder)
     fs.delete_dir_contents(path)
     with fs.open_output_stream(f"{path}/ticks-XNYS.csv") as out:

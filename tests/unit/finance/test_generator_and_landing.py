@@ -10,6 +10,7 @@ import pytest
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import LakehouseSettings
 from spark_jobs.finance import generator
+from spark_jobs.finance import io as finance_io
 from spark_jobs.finance.io import list_landing, read_landing
 from spark_jobs.finance.session import session_for
 from spark_jobs.finance.transforms import classify_ticks, to_raw
@@ -58,7 +59,7 @@ def test_landing_round_trip_accounts_for_every_injected_defect(spark, settings) 
 
 def test_bad_files_become_marker_rows_and_keepable_rows_are_kept(spark, settings) -> None:
     generator.generate_landing(settings, DAY, symbols=2, ticks=200, seed=4, rates=generator.DefectRates.none())
-    folder = generator.landing_dir(settings, DAY).removeprefix("file://")
+    folder = finance_io.landing_dir(settings, DAY).removeprefix("file://")
     open(f"{folder}/ticks-EMPTY.csv", "w").close()
     with open(f"{folder}/ticks-HEADER.csv", "w") as handle:
         handle.write(generator.CSV_HEADER + "\n")
