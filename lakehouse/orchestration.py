@@ -170,7 +170,7 @@ def _option_args(options: dict[str, str]) -> list[str]:
     return [arg for key, value in options.items() for arg in ("--option", f"{key}={value}")]
 
 
-def run_call(target: str, upstream_ids: list[str], **context: Any) -> Any:
+def run_call(target: str, upstream_ids: list[str], arguments: dict[str, str] | None = None, **context: Any) -> Any:
     """Airflow entry of a declared :class:`lakehouse.pipeline.Call` step (runs in the worker)."""
     from lakehouse.pipeline import RunContext, call_target
 
@@ -180,7 +180,22 @@ def run_call(target: str, upstream_ids: list[str], **context: Any) -> Any:
         upstream = dict(zip(upstream_ids, pulled, strict=False)) if isinstance(pulled, list) else {}
     run = RunContext(settings=get_settings(), logical_date=dt.date.fromisoformat(context["ds"]),
                      run_id=context["run_id"], params=dict(context.get("params") or {}), upstream=upstream)
-    return call_target(target)(run)
+    return xcom_safe(call_target(target)(run, **(arguments or {})))
+
+
+def xcom_safe(value: Any) -> Any:
+    """``value`` as Airflow's XCom JSON accepts it: NaN and infinities become None, other objects text."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): xcom_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [xcom_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
 
 
 def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
@@ -240,8 +255,14 @@ def _call_task(step: Any, upstream_ids: list[str]) -> Any:
     from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 
     operator = ShortCircuitOperator if step.short_circuit else PythonOperator
+    placement: dict[str, Any] = {}
+    if step.resources is not None:
+        resources = step.resources(get_settings())
+        placement = {k: v for k, v in (("pool", resources.pool), ("queue", resources.queue),
+                                        ("executor_config", dict(resources.executor_config) or None)) if v}
     return operator(task_id=step.task_id, python_callable=run_call, doc_md=step.doc,
-                    op_kwargs={"target": step.target, "upstream_ids": upstream_ids})
+                    op_kwargs={"target": step.target, "upstream_ids": upstream_ids,
+                               "arguments": dict(step.arguments)}, **placement)
 
 
 def _pod_task(step: Any, pod: Any) -> Any:

@@ -143,11 +143,42 @@ class Call:
     target: str
     doc: str
     short_circuit: bool = False
+    arguments: Mapping[str, str] = field(default_factory=dict)  # keyword arguments after ``run``
+    resources: Callable[[LakehouseSettings], Resources] | None = None
     # Where ``kubernetes(settings)`` returns a :class:`Pod`, the step runs in a Kubernetes pod instead (e.g. on
     # a GPU node): ``pod_spec`` names ``function(settings, *, params, logical_date, run_id) -> pod spec dict``,
     # called when the task executes.
     kubernetes: Callable[[LakehouseSettings], Pod | None] | None = None
     pod_spec: str | None = None
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Where a step runs in Airflow: its pool and queue (e.g. a CPU-heavy training pool, a GPU queue) and an
+    ``executor_config`` for executors that size workers (Kubernetes, Celery)."""
+
+    pool: str | None = None
+    queue: str | None = None
+    executor_config: Mapping[str, Any] = field(default_factory=dict)
+
+
+def training_steps(trainer: str, *, fit_doc: str, resources: Callable[[LakehouseSettings], Resources] | None = None,
+                   kubernetes: Callable[[LakehouseSettings], Pod | None] | None = None,
+                   pod_spec: str | None = None) -> tuple[Call, Call, Call]:
+    """The training protocol (lakehouse.training) as three steps: ``train`` (fit on the pinned snapshots,
+    where ``kubernetes`` may place it in a pod), ``evaluate`` (against the trainer's baselines) and
+    ``register``. ``trainer`` names the domain's Trainer object (``"ml.finance:TRAINER"``)."""
+    arguments = {"trainer": trainer}
+    return (
+        Call("train", "lakehouse.training:fit_step", doc=fit_doc, arguments=arguments, resources=resources,
+             kubernetes=kubernetes, pod_spec=pod_spec),
+        Call("evaluate", "lakehouse.training:evaluate_step", arguments=arguments, resources=resources,
+             doc="Score the candidate and the declared baselines on the same pinned rows; fail, registering "
+                 "nothing, when it loses where it must win (every compared metric is in the message)."),
+        Call("register", "lakehouse.training:register_step", arguments=arguments,
+             doc="Register the evaluated model with its metrics, parameters, the fingerprint of the rows it read "
+                 "and the exact snapshot ids (tagged, so maintenance keeps them)."),
+    )
 
 
 @dataclass(frozen=True)

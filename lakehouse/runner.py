@@ -128,7 +128,7 @@ def _run_step(step: Any, settings: LakehouseSettings, logical_date: dt.date, run
               emit: bool) -> Any:
     if isinstance(step, Call):
         run = RunContext(settings, logical_date, run_id, params, dict(upstream))
-        return call_target(step.target)(run)
+        return call_target(step.target)(run, **step.arguments)
     if isinstance(step, Gate):
         module, options = "spark_jobs.gate", {**plans[step.task_id].options(step.suite), **step.options}
     elif isinstance(step, Stage):

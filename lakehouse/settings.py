@@ -142,6 +142,15 @@ class FinanceSettings(BaseModel):
     volatility_window: int = 30  # bars in the rolling realised volatility
     train_lookback_days: int = 30  # gold dates read by training (ending at the logical date)
     min_train_rows: int = 200  # fewer labelled bars than this: training fails with a clear message
+    # LightGBM next-bar model: hyperparameters, resources and whether it must beat persistence to register.
+    num_boost_round: int = 150
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    test_fraction: float = 0.3
+    seed: int = 7
+    training_threads: int = 1
+    training_pool: str | None = None  # Airflow pool of the training tasks (None: default pool)
+    require_beat_baseline: bool = False
 
 
 class EnergySettings(BaseModel):
@@ -168,6 +177,7 @@ class EnergySettings(BaseModel):
     learning_rate: float = 0.05
     num_leaves: int = 31
     require_beat_baselines: bool = True
+    training_pool: str | None = None  # Airflow pool of the training tasks (LightGBM wants CPU and memory)
 
 
 class VisionSettings(BaseModel):
@@ -198,6 +208,9 @@ class VisionSettings(BaseModel):
     learning_rate: dict[str, float] = Field(default_factory=lambda: {"mnist": 0.003, "cifar10": 0.004})
     weight_decay: float = 5e-4
     device: str = "auto"  # auto (CUDA when present), cpu or cuda
+    width: int | None = None  # channels of the CNN's first layer (None: the architecture's default)
+    training_pool: str | None = None  # Airflow pool of the training tasks (e.g. a small pool for CPU training)
+    require_beat_baseline: bool = False  # register only models more accurate than the majority class
     # Kubernetes training pod (cluster profile with train_on_kubernetes).
     k8s_conn_id: str = "kubernetes_default"  # Airflow connection to the cluster (in-cluster config when absent)
     k8s_namespace: str = "lakehouse"

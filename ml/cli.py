@@ -28,8 +28,8 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
         """Registered model versions, newest first: training snapshots, rows and checksum, artifact."""
         from lakehouse.errors import LakehouseError
         from lakehouse.output import print_rows
+        from lakehouse.registry import list_models
         from lakehouse.settings import get_settings
-        from ml.registry import list_models
 
         if fmt not in ("table", "csv", "json"):
             raise LakehouseError(f"unknown format {fmt!r}: use table, csv or json")

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from lakehouse import storage
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import EnergySettings, LakehouseSettings
 
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from lakehouse.pipeline import RunContext
-    from ml.registry import TrainingSet
+    from lakehouse.training import Evaluation
 
 FEATURES_TABLE = "gold.energy_features"
 MODEL_FEATURES = (
@@ -131,8 +130,7 @@ def train_frequency(frame: pd.DataFrame, freq_minutes: int, energy: EnergySettin
     hold-out against both persistence baselines. ``params`` default to ``lgb_params(energy)``."""
     import lightgbm as lgb
 
-    data = frame[(frame["freq_minutes"] == freq_minutes) & frame["target_kw"].notna()]
-    data = data.sort_values(["interval_start_utc", "household_id"]).reset_index(drop=True)
+    data = frequency_rows(frame, freq_minutes)
     train, holdout = holdout_split(data, energy.holdout_days)
     if train.empty or holdout.empty:
         raise LakehouseError(f"not enough {freq_minutes}-minute feature rows to train ({len(data)} rows): need more "
@@ -149,11 +147,7 @@ def train_frequency(frame: pd.DataFrame, freq_minutes: int, energy: EnergySettin
         best.append(int(booster.best_iteration or energy.num_boost_round))
     rounds = int(np.median(best)) if best else energy.num_boost_round // 4
     booster = lgb.train(params, lgb.Dataset(_matrix(train), train["target_kw"]), num_boost_round=max(rounds, 10))
-    comparable = holdout.dropna(subset=list(BASELINES.values()))
-    y = comparable["target_kw"].to_numpy()
-    result = {"model": scores(y, booster.predict(_matrix(comparable)))}
-    for name, pred in baseline_predictions(comparable).items():
-        result[name] = scores(y, pred.to_numpy())
+    result, comparable = holdout_scores(booster, holdout)
     gain = booster.feature_importance(importance_type="gain")
     importance = {f: round(float(g), 4) for f, g in sorted(zip(MODEL_FEATURES, gain, strict=True),
                                                             key=lambda kv: -kv[1])}
@@ -161,19 +155,34 @@ def train_frequency(frame: pd.DataFrame, freq_minutes: int, energy: EnergySettin
                           {"train": len(train), "holdout": len(holdout), "holdout_compared": len(comparable)})
 
 
+def frequency_rows(frame: pd.DataFrame, freq_minutes: int) -> pd.DataFrame:
+    """One frequency's labelled feature rows in time order (what training and evaluation split)."""
+    data = frame[(frame["freq_minutes"] == freq_minutes) & frame["target_kw"].notna()]
+    return data.sort_values(["interval_start_utc", "household_id"]).reset_index(drop=True)
+
+
+def holdout_scores(booster: Any, holdout: pd.DataFrame) -> tuple[dict[str, dict[str, float]], pd.DataFrame]:
+    """Model and persistence-baseline scores on the hold-out rows where every baseline has a value."""
+    comparable = holdout.dropna(subset=list(BASELINES.values()))
+    y = comparable["target_kw"].to_numpy()
+    result = {"model": scores(y, booster.predict(_matrix(comparable)))}
+    for name, pred in baseline_predictions(comparable).items():
+        result[name] = scores(y, pred.to_numpy())
+    return result, comparable
+
+
 def beats_baselines(holdout: dict[str, dict[str, float]]) -> bool:
     """True when the model's RMSE and MAE are below those of every baseline."""
     return all(holdout["model"][m] < holdout[b][m] for b in BASELINES for m in ("rmse", "mae"))
 
 
-def bundle(models: list[FrequencyModel], energy: EnergySettings, snapshot_id: int) -> dict[str, Any]:
+def bundle(models: list[FrequencyModel], energy: EnergySettings) -> dict[str, Any]:
     """Everything needed to forecast and to audit: boosters as text, features, metrics, snapshot."""
     return {
         "model_name": energy.model_name,
         "features": list(MODEL_FEATURES),
         "params": lgb_params(energy),
         "training": {knob: getattr(energy, knob) for knob in TRAINING_KNOBS},
-        "training_snapshot": {FEATURES_TABLE: snapshot_id},
         "models": {str(m.freq_minutes): m.booster.model_to_string() for m in models},
         "metrics": {str(m.freq_minutes): {"holdout": m.holdout, "cv_best_iterations": m.best_iterations,
                                           "rows": m.rows, "beats_baselines": beats_baselines(m.holdout)}
@@ -196,7 +205,7 @@ def read_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_i
     """All feature rows delivered up to ``logical_date`` at a pinned snapshot (default: main now), as Arrow."""
     from pyiceberg.expressions import LessThanOrEqual
 
-    from ml.registry import current_snapshot_id, read_table_snapshot
+    from lakehouse.registry import current_snapshot_id, read_table_snapshot
 
     snapshot_id = snapshot_id or current_snapshot_id(settings, FEATURES_TABLE)
     if snapshot_id is None:
@@ -215,110 +224,72 @@ def load_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_i
     return table.to_pandas(), snapshot_id
 
 
-def run_dir(settings: LakehouseSettings, run_id: str) -> str:
-    """{artifacts}/energy/runs/<run id>: candidate model and evaluation of one run."""
-    return storage.join(storage.to_uri(settings.artifacts), "energy", "runs", storage.safe_segment(run_id))
+class DemandTrainer:
+    """The energy model under the training protocol (lakehouse.training): both frequencies, fit with
+    rolling-origin CV, evaluated on the hold-out against same-hour-yesterday and same-hour-last-week."""
+
+    framework = "lightgbm"
+    model_file = "energy_demand_lightgbm.json"
+    volatile_metrics: tuple[str, ...] = ()
+
+    def model_name(self, run: RunContext) -> str:
+        return run.settings.energy.model_name
+
+    def reads(self, run: RunContext) -> tuple[str, ...]:
+        return (FEATURES_TABLE,)
+
+    def _energy(self, run: RunContext) -> EnergySettings:
+        recorded = run.params.get("recorded", {}).get("training", {})
+        return run.settings.energy.model_copy(update={k: v for k, v in recorded.items() if k in TRAINING_KNOBS})
+
+    def load(self, run: RunContext, snapshots: dict[str, int]) -> pa.Table:
+        return read_features(run.settings, run.logical_date, snapshots[FEATURES_TABLE])[0]
+
+    def fit(self, run: RunContext, rows: pa.Table, model_path: Path) -> dict[str, Any]:
+        energy = self._energy(run)
+        recorded = dict(run.params.get("recorded", {}))
+        recorded.pop("training", None)
+        params = recorded or lgb_params(energy)
+        frame = rows.to_pandas()
+        models = [train_frequency(frame, freq, energy, params=params) for freq in FREQUENCIES]
+        model_path.write_text(json.dumps(bundle(models, energy), sort_keys=True, default=float))
+        return {**params, "training": {knob: getattr(energy, knob) for knob in TRAINING_KNOBS}}
+
+    def evaluate(self, run: RunContext, rows: pa.Table, model_path: Path, params: dict[str, Any]) -> Evaluation:
+        import lightgbm as lgb
+
+        from lakehouse.training import Comparison, Evaluation
+
+        candidate = json.loads(model_path.read_text())
+        energy = self._energy(run)
+        frame = rows.to_pandas()
+        holdout_report: dict[str, Any] = {}
+        comparisons = []
+        for freq in FREQUENCIES:
+            _, holdout = holdout_split(frequency_rows(frame, freq), energy.holdout_days)
+            booster = lgb.Booster(model_str=candidate["models"][str(freq)])
+            report, _ = holdout_scores(booster, holdout)
+            holdout_report[str(freq)] = report
+            comparisons += [
+                Comparison(f"{metric}@{freq}min", report["model"][metric], baseline, report[baseline][metric])
+                for baseline in BASELINES for metric in ("rmse", "mae")]
+        metrics = {"holdout": holdout_report,
+                   "cv_best_iterations": {f: m["cv_best_iterations"] for f, m in candidate["metrics"].items()},
+                   "rows": {f: m["rows"] for f, m in candidate["metrics"].items()},
+                   "feature_importance": candidate["feature_importance"]}
+        return Evaluation(metrics, comparisons)
+
+    def must_beat_baselines(self, run: RunContext) -> bool:
+        return run.settings.energy.require_beat_baselines
 
 
-def _write_json(settings: LakehouseSettings, uri: str, document: dict[str, Any]) -> str:
-    storage.write_bytes(settings, uri, json.dumps(document, sort_keys=True, default=float).encode())
-    return uri
-
-
-def read_json(settings: LakehouseSettings, uri: str) -> dict[str, Any]:
-    return json.loads(storage.read_bytes(settings, uri))
-
-
-def train(settings: LakehouseSettings, logical_date: dt.date, run_id: str) -> dict[str, Any]:
-    """Train both frequencies on the pinned Gold snapshot; store the candidate bundle for the run, with the
-    fingerprint of the feature rows read (registered with the model)."""
-    from ml.registry import fingerprint
-
-    table, snapshot_id = read_features(settings, logical_date)
-    training_set = fingerprint(table)
-    frame = table.to_pandas()
-    models = [train_frequency(frame, freq, settings.energy) for freq in FREQUENCIES]
-    candidate = bundle(models, settings.energy, snapshot_id)
-    candidate["training_set"] = {"rows": training_set.rows, "checksum": training_set.checksum}
-    uri = _write_json(settings, storage.join(run_dir(settings, run_id), "candidate.json"), candidate)
-    return {"candidate": uri, "snapshot_id": snapshot_id, "training_rows": training_set.rows,
-            "training_checksum": training_set.checksum,
-            "best_iterations": {m.freq_minutes: m.best_iterations for m in models}}
-
-
-def evaluate(settings: LakehouseSettings, run_id: str) -> dict[str, Any]:
-    """Check the candidate against the baselines; fail (nothing registered) if it does not beat both."""
-    candidate = read_json(settings, storage.join(run_dir(settings, run_id), "candidate.json"))
-    report = {freq: m["holdout"] for freq, m in candidate["metrics"].items()}
-    losing = [freq for freq, m in candidate["metrics"].items() if not m["beats_baselines"]]
-    if losing and settings.energy.require_beat_baselines:
-        detail = "; ".join(f"{f} min: model rmse {report[f]['model']['rmse']:.4f} vs yesterday "
-                           f"{report[f]['same_hour_yesterday']['rmse']:.4f}, last week "
-                           f"{report[f]['same_hour_last_week']['rmse']:.4f}" for f in losing)
-        raise LakehouseError(f"candidate model does not beat the persistence baselines ({detail}); not registered")
-    _write_json(settings, storage.join(run_dir(settings, run_id), "evaluation.json"), report)
-    return {"holdout": report, "beats_baselines": not losing}
-
-
-def register(settings: LakehouseSettings, logical_date: dt.date, run_id: str) -> dict[str, Any]:
-    """Register the evaluated candidate (metrics, importance, the exact Gold snapshot id)."""
-    from ml.registry import TrainingSet, register_model
-
-    candidate_uri = storage.join(run_dir(settings, run_id), "candidate.json")
-    candidate = read_json(settings, candidate_uri)
-    recorded = candidate.get("training_set")
-    training_set = TrainingSet(int(recorded["rows"]), str(recorded["checksum"])) if recorded else None
-    params = {**candidate["params"], "training": candidate.get("training", {})}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "energy_demand_lightgbm.json"
-        path.write_text(json.dumps(candidate, sort_keys=True, default=float))
-        artifact = register_model(settings, model_name=settings.energy.model_name, model_version=run_id,
-                                  logical_date=logical_date, framework="lightgbm", artifact_path=path,
-                                  metrics=registry_metrics(candidate), params=params,
-                                  training_snapshots={k: int(v) for k, v in candidate["training_snapshot"].items()},
-                                  training_set=training_set, trainer=__name__)
-    return {"model_name": settings.energy.model_name, "model_version": run_id, "artifact_uri": artifact}
-
-
-def registry_metrics(candidate: dict[str, Any]) -> dict[str, Any]:
-    """The metrics recorded in the registry for a bundle."""
-    return {"holdout": {f: m["holdout"] for f, m in candidate["metrics"].items()},
-            "cv_best_iterations": {f: m["cv_best_iterations"] for f, m in candidate["metrics"].items()},
-            "rows": {f: m["rows"] for f, m in candidate["metrics"].items()},
-            "feature_importance": candidate["feature_importance"],
-            "training_snapshot": candidate["training_snapshot"]}
-
-
-# ---- reproduction (lakehouse model reproduce) ---------------------------------------------------
-# Recorded metrics that identify the data rather than measure the model (the reproduction compares the
-# training set by row count and checksum instead).
-VOLATILE_METRICS = ("training_snapshot",)
-
-
-def rebuild_training_set(settings: LakehouseSettings, record: dict[str, Any],
-                         snapshots: dict[str, int]) -> tuple[TrainingSet, pa.Table]:
-    """The feature rows a registered model read, from its pinned snapshot, and their fingerprint."""
-    from ml.registry import fingerprint
-
-    table, _ = read_features(settings, record["logical_date"], snapshots[FEATURES_TABLE])
-    return fingerprint(table), table
-
-
-def retrain(settings: LakehouseSettings, record: dict[str, Any], table: pa.Table) -> dict[str, Any]:
-    """Train both frequencies again with the recorded LightGBM parameters and knobs; the registry metrics."""
-    params = dict(record["params"])
-    knobs = params.pop("training", {})
-    energy = settings.energy.model_copy(update={k: v for k, v in knobs.items() if k in TRAINING_KNOBS})
-    frame = table.to_pandas()
-    models = [train_frequency(frame, freq, energy, params=params) for freq in FREQUENCIES]
-    snapshot_id = int(record["training_snapshots"].get(FEATURES_TABLE, 0))
-    return registry_metrics(bundle(models, energy, snapshot_id))
+TRAINER = DemandTrainer()
 
 
 def latest_bundle(settings: LakehouseSettings, model_version: str | None = None
                   ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(registry record, bundle) of the latest (or the named) registered model; None if none."""
-    from ml.registry import latest_model, list_models
+    from lakehouse.registry import latest_model, list_models
 
     if model_version:
         records = [r for r in list_models(settings, settings.energy.model_name) if r["model_version"] == model_version]
@@ -328,7 +299,7 @@ def latest_bundle(settings: LakehouseSettings, model_version: str | None = None
     if record is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        from ml.registry import download_artifact
+        from lakehouse.registry import download_artifact
 
         path = download_artifact(settings, record["artifact_uri"], Path(tmp) / "model.json")
         return record, json.loads(path.read_text())
@@ -337,7 +308,7 @@ def latest_bundle(settings: LakehouseSettings, model_version: str | None = None
 def model_available(settings: LakehouseSettings) -> bool:
     """True once a model of ``energy.model_name`` is registered (the realtime DAG skips otherwise)."""
     from lakehouse.catalog import load_catalog
-    from ml.registry import latest_model
+    from lakehouse.registry import latest_model
 
     if not load_catalog(settings).table_exists("ml.model_registry"):
         return False
@@ -345,21 +316,6 @@ def model_available(settings: LakehouseSettings) -> bool:
 
 
 # ---- pipeline steps (spark_jobs/energy/pipeline.py) -------------------------------------------------
-def train_step(run: RunContext) -> dict[str, Any]:
-    """Train LightGBM (hourly + 15-minute) on the pinned features snapshot; store the candidate."""
-    return train(run.settings, run.logical_date, run.run_id)
-
-
-def evaluate_step(run: RunContext) -> dict[str, Any]:
-    """Compare the candidate with both persistence baselines; fail, registering nothing, unless it beats both."""
-    return evaluate(run.settings, run.run_id)
-
-
-def register_step(run: RunContext) -> dict[str, Any]:
-    """Register the evaluated candidate with the exact features snapshot it trained on."""
-    return register(run.settings, run.logical_date, run.run_id)
-
-
 def model_available_step(run: RunContext) -> bool:
     """Whether a model is registered (the realtime DAG skips scoring, not fails, until one is)."""
     return model_available(run.settings)

@@ -10,20 +10,19 @@ bars read go to the registry; ``rebuild_training_set`` + ``retrain`` reproduce i
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.errors import LakehouseError
-from lakehouse.settings import LakehouseSettings
+from lakehouse.settings import FinanceSettings, LakehouseSettings
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
     from lakehouse.pipeline import RunContext
-    from ml.registry import TrainingSet
+    from lakehouse.training import Evaluation
 
 MODEL_NAME = "finance_next_bar_direction"
 GOLD_TABLE = "gold.ohlcv_1m"
@@ -32,14 +31,19 @@ FEATURES = (
     "close_to_ema_12", "close_to_vwap", "realized_vol_30", "range_rel", "log_volume", "trade_count", "filled",
     "minute_of_day",
 )
-PARAMS: dict[str, Any] = {
-    "objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
-    "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "seed": 7, "deterministic": True,
-    "num_threads": 1, "verbose": -1,
-}
-NUM_ROUNDS = 150
-TEST_FRACTION = 0.3
-_TRAINING_KEYS = ("num_boost_round", "features", "lookback_days", "test_fraction")  # recorded params not for LightGBM
+
+
+# Recorded parameters that are not LightGBM's.
+_TRAINING_KEYS = ("num_boost_round", "features", "lookback_days", "test_fraction", "lightgbm")
+
+
+def lgb_params(fin: FinanceSettings) -> dict[str, Any]:
+    """Deterministic LightGBM parameters from the finance settings (same bars in, same model out)."""
+    return {
+        "objective": "binary", "learning_rate": fin.learning_rate, "num_leaves": fin.num_leaves,
+        "min_data_in_leaf": 20, "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1,
+        "seed": fin.seed, "deterministic": True, "num_threads": fin.training_threads, "verbose": -1,
+    }
 
 
 def build_dataset(bars: pd.DataFrame) -> pd.DataFrame:
@@ -111,106 +115,101 @@ def naive_baseline(train: pd.DataFrame, test: pd.DataFrame) -> Any:
     return np.where(r > 0, 0.75, np.where(r < 0, 0.25, base_rate))
 
 
-def fit_and_evaluate(dataset: pd.DataFrame, test_fraction: float = TEST_FRACTION, *,
-                     params: dict[str, Any] | None = None, num_rounds: int = NUM_ROUNDS,
-                     features: tuple[str, ...] | list[str] = FEATURES) -> tuple[Any, dict[str, Any]]:
-    """Train LightGBM on the time-ordered split; metrics of the model and of the naive baseline.
-    ``params``/``num_rounds``/``features`` default to this module's (a reproduction passes the recorded ones)."""
+def fit_model(split: Split, params: dict[str, Any], num_rounds: int, features: tuple[str, ...] | list[str]) -> Any:
+    """LightGBM on the training part of a time-ordered split."""
     import lightgbm as lgb
 
-    split = time_split(dataset, test_fraction)
     if split.train["target"].nunique() < 2:
         raise LakehouseError("training data has a single label class: not enough price movement to learn from")
     columns = list(features)
-    train_set = lgb.Dataset(split.train[columns], label=split.train["target"])
-    booster = lgb.train(params or PARAMS, train_set, num_boost_round=num_rounds)
-    model = _metrics(split.test["target"], booster.predict(split.test[columns]))
+    return lgb.train(params, lgb.Dataset(split.train[columns], label=split.train["target"]), num_boost_round=num_rounds)
+
+
+def score(booster: Any, split: Split, features: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Metrics of the model and of the naive persistence baseline on the test part of the split."""
+    model = _metrics(split.test["target"], booster.predict(split.test[list(features)]))
     baseline = _metrics(split.test["target"], naive_baseline(split.train, split.test))
-    metrics = {
+    return {
         **{f"model_{k}": v for k, v in model.items()},
         **{f"baseline_{k}": v for k, v in baseline.items()},
         "accuracy_lift": model["accuracy"] - baseline["accuracy"],
         "train_rows": len(split.train), "test_rows": len(split.test),
         "split_cutoff": str(split.cutoff), "test_up_rate": float(split.test["target"].mean()),
     }
-    return booster, metrics
 
 
 def read_training_bars(settings: LakehouseSettings, snapshot_id: int, logical_date: dt.date,
                        lookback_days: int) -> pa.Table:
     """The Gold bars training reads: the ``lookback_days`` before ``logical_date`` (inclusive) at a snapshot."""
-    from ml.registry import read_table_snapshot
+    from lakehouse.registry import read_table_snapshot
 
     start = logical_date - dt.timedelta(days=lookback_days)
     row_filter = f"trade_date >= '{start.isoformat()}' AND trade_date <= '{logical_date.isoformat()}'"
     return read_table_snapshot(settings, GOLD_TABLE, snapshot_id=snapshot_id, row_filter=row_filter)
 
 
-def train(settings: LakehouseSettings, logical_date: dt.date, run_id: str,
-          snapshot_id: int | None = None) -> dict[str, Any]:
-    """Train on the Gold snapshot (current main unless given) for the lookback ending at ``logical_date``,
-    register the model with that snapshot id and the fingerprint of the bars read; return the registry summary."""
-    from ml.registry import current_snapshot_id, fingerprint, register_model
+class NextBarTrainer:
+    """The finance model under the training protocol (lakehouse.training): fit, evaluate, register."""
 
-    fin = settings.finance
-    snapshot_id = snapshot_id or current_snapshot_id(settings, GOLD_TABLE)
-    if snapshot_id is None:
-        raise LakehouseError(f"{GOLD_TABLE} has no data yet: run the finance pipeline first")
-    start = logical_date - dt.timedelta(days=fin.train_lookback_days)
-    bars_read = read_training_bars(settings, snapshot_id, logical_date, fin.train_lookback_days)
-    training_set = fingerprint(bars_read)
-    dataset = build_dataset(bars_read.to_pandas())
-    if len(dataset) < fin.min_train_rows:
-        raise LakehouseError(
-            f"only {len(dataset)} labelled bars in {GOLD_TABLE} for {start}..{logical_date} "
-            f"(need {fin.min_train_rows}, LAKEHOUSE_FINANCE__MIN_TRAIN_ROWS)"
-        )
-    booster, metrics = fit_and_evaluate(dataset)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.txt"
-        booster.save_model(str(path))
-        uri = register_model(
-            settings, model_name=MODEL_NAME, model_version=run_id, logical_date=logical_date,
-            framework=f"lightgbm-{_lgb_version()}", artifact_path=path, metrics=metrics,
-            params={**PARAMS, "num_boost_round": NUM_ROUNDS, "features": list(FEATURES),
-                    "lookback_days": fin.train_lookback_days, "test_fraction": TEST_FRACTION},
-            training_snapshots={GOLD_TABLE: snapshot_id}, training_set=training_set, trainer=__name__,
-        )
-    return {"model": MODEL_NAME, "version": run_id, "artifact_uri": uri, "gold_snapshot_id": snapshot_id,
-            "metrics": metrics, "training_rows": training_set.rows, "training_checksum": training_set.checksum}
+    framework = "lightgbm"
+    model_file = "model.txt"
+    volatile_metrics: tuple[str, ...] = ()
+
+    def model_name(self, run: RunContext) -> str:
+        return MODEL_NAME
+
+    def reads(self, run: RunContext) -> tuple[str, ...]:
+        return (GOLD_TABLE,)
+
+    def params(self, run: RunContext) -> dict[str, Any]:
+        """What training uses: recorded ones when reproducing, else from settings."""
+        if "recorded" in run.params:
+            return dict(run.params["recorded"])
+        fin = run.settings.finance
+        return {**lgb_params(fin), "num_boost_round": fin.num_boost_round, "features": list(FEATURES),
+                "lookback_days": fin.train_lookback_days, "test_fraction": fin.test_fraction,
+                "lightgbm": _lgb_version()}
+
+    def load(self, run: RunContext, snapshots: dict[str, int]) -> pa.Table:
+        return read_training_bars(run.settings, snapshots[GOLD_TABLE], run.logical_date,
+                                  int(self.params(run)["lookback_days"]))
+
+    def _split(self, run: RunContext, rows: pa.Table, params: dict[str, Any]) -> Split:
+        dataset = build_dataset(rows.to_pandas())
+        minimum = run.settings.finance.min_train_rows
+        if len(dataset) < minimum:
+            start = run.logical_date - dt.timedelta(days=int(params["lookback_days"]))
+            raise LakehouseError(f"only {len(dataset)} labelled bars in {GOLD_TABLE} for {start}..{run.logical_date} "
+                                 f"(need {minimum}, LAKEHOUSE_FINANCE__MIN_TRAIN_ROWS)")
+        return time_split(dataset, float(params["test_fraction"]))
+
+    def fit(self, run: RunContext, rows: pa.Table, model_path: Path) -> dict[str, Any]:
+        params = self.params(run)
+        lgb = {k: v for k, v in params.items() if k not in _TRAINING_KEYS}
+        booster = fit_model(self._split(run, rows, params), lgb, int(params["num_boost_round"]), params["features"])
+        booster.save_model(str(model_path))
+        return params
+
+    def evaluate(self, run: RunContext, rows: pa.Table, model_path: Path, params: dict[str, Any]) -> Evaluation:
+        import lightgbm as lgb
+
+        from lakehouse.training import Comparison, Evaluation
+
+        metrics = score(lgb.Booster(model_file=str(model_path)), self._split(run, rows, params), params["features"])
+        return Evaluation(metrics, [
+            Comparison("accuracy", metrics["model_accuracy"], "persistence", metrics["baseline_accuracy"],
+                       higher_is_better=True),
+            Comparison("log_loss", metrics["model_log_loss"], "persistence", metrics["baseline_log_loss"]),
+        ])
+
+    def must_beat_baselines(self, run: RunContext) -> bool:
+        return run.settings.finance.require_beat_baseline
 
 
-# ---- reproduction (lakehouse model reproduce) ---------------------------------------------------
-def rebuild_training_set(settings: LakehouseSettings, record: dict[str, Any],
-                         snapshots: dict[str, int]) -> tuple[TrainingSet, pa.Table]:
-    """The bars a registered model read, from ``snapshots`` (its pinned Gold snapshot), and their fingerprint."""
-    from ml.registry import fingerprint
-
-    bars = read_training_bars(settings, snapshots[GOLD_TABLE], record["logical_date"],
-                              int(record["params"]["lookback_days"]))
-    return fingerprint(bars), bars
-
-
-def retrain(settings: LakehouseSettings, record: dict[str, Any], bars: pa.Table) -> dict[str, Any]:
-    """Fit again on the rebuilt bars with the recorded parameters, rounds, features and split; the metrics."""
-    params = record["params"]
-    lgb_params = {k: v for k, v in params.items() if k not in _TRAINING_KEYS}
-    _, metrics = fit_and_evaluate(build_dataset(bars.to_pandas()), float(params.get("test_fraction", TEST_FRACTION)),
-                                  params=lgb_params, num_rounds=int(params.get("num_boost_round", NUM_ROUNDS)),
-                                  features=tuple(params.get("features", FEATURES)))
-    return metrics
+TRAINER = NextBarTrainer()
 
 
 def _lgb_version() -> str:
     import lightgbm
 
     return str(lightgbm.__version__)
-
-
-def train_step(run: RunContext) -> dict[str, Any]:
-    """The pipeline's training step: :func:`train` for the run, summarised for the task's XCom."""
-    summary = train(run.settings, run.logical_date, run.run_id)
-    return {k: v for k, v in summary.items() if k != "metrics"} | {
-        "model_accuracy": summary["metrics"]["model_accuracy"],
-        "baseline_accuracy": summary["metrics"]["baseline_accuracy"],
-    }

@@ -3,7 +3,7 @@
 ``reproduce(settings, name, version)`` reads the record, resolves every training table through the
 model's tag (``train_<model>_<version>``, the pin that keeps the snapshot alive through maintenance),
 rebuilds the training set exactly as training read it, and compares its row count and content checksum
-(``ml.registry.fingerprint``) with the ones recorded at training time. Only when the rows are the same
+(``lakehouse.registry.fingerprint``) with the ones recorded at training time. Only when the rows are the same
 does it retrain, with the recorded hyper-parameters and seed, and compare every recorded metric within
 ``tolerance`` (``math.isclose`` with that relative and absolute tolerance; metrics that measure the machine,
 such as training time, are listed by the trainer and skipped).
@@ -11,14 +11,14 @@ such as training time, are listed by the trainer and skipped).
 Contract: it only reads the lake (PyIceberg, no JVM) and never changes the registry or any table. The
 result says what matched; ``Reproduction.failure`` is one readable line when something did not: the
 record has no checksum, a training snapshot is gone or no longer tagged, the rebuilt rows differ, or a
-metric is outside the tolerance. Each domain module named in the record's ``trainer`` column provides
-``rebuild_training_set(settings, record, snapshots) -> (TrainingSet, data)`` and
-``retrain(settings, record, data) -> metrics`` (and optionally ``VOLATILE_METRICS``).
+metric is outside the tolerance. The record's ``trainer`` column names the domain's
+``lakehouse.training.Trainer``: its ``load`` rebuilds the rows, its ``fit`` + ``evaluate`` (through
+``lakehouse.training.fit_and_evaluate``, with the recorded parameters) retrain; metrics it lists in
+``volatile_metrics`` (they measure the machine) are skipped.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import math
@@ -27,13 +27,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lakehouse.catalog import load_catalog
+from lakehouse.registry import TrainingSet, get_model, training_tag
 from lakehouse.settings import LakehouseSettings
-from ml.registry import TrainingSet, get_model, training_tag
 
 log = logging.getLogger("ml.reproduce")
 
-# The only modules a registry row may name as its trainer (the name comes from a table: never import others).
-TRAINERS = ("ml.finance", "ml.energy", "ml.vision")
+# The only trainers a registry row may name (the name comes from a table: never import others).
+TRAINERS = ("ml.finance:TRAINER", "ml.energy:TRAINER", "ml.vision:TRAINER")
 DEFAULT_TOLERANCE = 1e-6
 
 
@@ -222,10 +222,15 @@ def reproduce(settings: LakehouseSettings, model_name: str, model_version: str |
     if any(s.read is None for s in result.snapshots):
         result.problem = broken[0]
         return result
-    trainer = importlib.import_module(result.trainer)
+    from lakehouse.pipeline import RunContext, call_target
+    from lakehouse.registry import fingerprint
+    from lakehouse.training import fit_and_evaluate
+
+    impl = call_target(result.trainer)
+    run = RunContext(settings, record["logical_date"], record["model_version"], {"recorded": record["params"]})
     started = time.perf_counter()
-    result.rebuilt, data = trainer.rebuild_training_set(
-        settings, record, {s.table: s.read for s in result.snapshots if s.read is not None})
+    rows = impl.load(run, {s.table: s.read for s in result.snapshots if s.read is not None})
+    result.rebuilt = fingerprint(rows)
     result.rebuild_seconds = time.perf_counter() - started
     log.info("rebuilt %s rows %s in %.1f s", result.rebuilt.rows, result.rebuilt.checksum, result.rebuild_seconds)
     if broken:
@@ -234,8 +239,7 @@ def reproduce(settings: LakehouseSettings, model_name: str, model_version: str |
     if not (result.rows_match and result.checksum_match) or not retrain:
         return result
     started = time.perf_counter()
-    reproduced = trainer.retrain(settings, record, data)
+    reproduced = fit_and_evaluate(run, result.trainer, rows).metrics
     result.retrain_seconds = time.perf_counter() - started
-    result.metrics = compare_metrics(record["metrics"], reproduced, tolerance,
-                                     tuple(getattr(trainer, "VOLATILE_METRICS", ())))
+    result.metrics = compare_metrics(record["metrics"], reproduced, tolerance, tuple(impl.volatile_metrics))
     return result

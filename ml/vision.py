@@ -21,7 +21,6 @@ import datetime as dt
 import json
 import logging
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,12 +34,13 @@ from torch import nn
 
 from lakehouse.errors import LakehouseError, one_line_errors
 from lakehouse.settings import LakehouseSettings, get_settings
+from schemas.vision import DATASETS
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from lakehouse.pipeline import RunContext
-    from ml.registry import TrainingSet
+    from lakehouse.training import Evaluation
 
 GOLD_TABLE = "gold.image_training_set"
 GOLD_COLUMNS = ("image_id", "label", "split", "width", "height", "channels", "pixels", "norm_mean", "norm_std")
@@ -118,7 +118,7 @@ def read_gold(settings: LakehouseSettings, dataset: str, logical_date: dt.date,
     """The Gold rows training reads: one dataset/date of the pinned snapshot (PyIceberg), as Arrow."""
     from pyiceberg.expressions import And, EqualTo
 
-    from ml.registry import read_table_snapshot
+    from lakehouse.registry import read_table_snapshot
 
     table = read_table_snapshot(settings, GOLD_TABLE, snapshot_id,
                                 row_filter=And(EqualTo("dataset", dataset),
@@ -409,6 +409,7 @@ def config_from_settings(settings: LakehouseSettings, dataset: str, **overrides:
         "seed": v.seed,
         "augment": dataset == "cifar10",
         "device": v.device,
+        "width": v.width,
     }
     values.update({k: val for k, val in overrides.items() if val is not None})
     return TrainConfig(**values)
@@ -419,124 +420,108 @@ def model_name(dataset: str) -> str:
     return f"vision_{dataset}_cnn"
 
 
-def train_and_register(settings: LakehouseSettings, dataset: str, logical_date: dt.date, run_id: str,
-                       snapshot_id: int | None = None, log: Callable[[str], None] | None = None,
-                       **overrides: Any) -> dict[str, Any]:
-    """Train on the pinned Gold snapshot, evaluate on val/test, register model + metrics + snapshot id +
-    the fingerprint of the Gold rows read."""
-    from ml.registry import current_snapshot_id, fingerprint, register_model
-    from schemas.vision import DATASETS
+class CnnTrainer:
+    """The vision CNN under the training protocol (lakehouse.training): fit on the Gold snapshot of the run's
+    ``dataset``, evaluate on val/test against the majority-class baseline, register."""
 
-    spec = DATASETS[dataset]
-    snapshot_id = snapshot_id or current_snapshot_id(settings, GOLD_TABLE)
-    if snapshot_id is None:
-        raise LakehouseError(f"{GOLD_TABLE} has no published snapshot: run the pipeline and its gates first")
-    table = read_gold(settings, dataset, logical_date, snapshot_id)
-    training_set = fingerprint(table)
-    data = data_from_arrow(table)
-    config = config_from_settings(settings, dataset, **overrides)
-    threads = torch.get_num_threads()
-    trained = train_model(data, config, log=log)
-    metrics = _registry_metrics(trained, data, spec.class_names, spec.num_classes)
-    params = {**asdict(config), "norm_mean": data.mean, "norm_std": data.std, "torch": torch.__version__,
-              "torch_threads": threads}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{model_name(dataset)}.pt"
-        torch.save({"state_dict": trained.model.state_dict(), "dataset": dataset, "config": asdict(config),
+    framework = "pytorch"
+    model_file = "model.pt"
+    # Recorded metrics that measure the machine, not the model (skipped by model reproduce).
+    volatile_metrics: tuple[str, ...] = ("train_seconds", "train_images_per_second", "device")
+
+    def dataset(self, run: RunContext) -> str:
+        recorded = run.params.get("recorded") or {}
+        return str(recorded.get("dataset") or run.params.get("dataset") or run.settings.vision.default_dataset)
+
+    def model_name(self, run: RunContext) -> str:
+        return model_name(self.dataset(run))
+
+    def reads(self, run: RunContext) -> tuple[str, ...]:
+        return (GOLD_TABLE,)
+
+    def load(self, run: RunContext, snapshots: dict[str, int]) -> pa.Table:
+        return read_gold(run.settings, self.dataset(run), run.logical_date, snapshots[GOLD_TABLE])
+
+    def _config(self, run: RunContext) -> tuple[TrainConfig, int | None]:
+        recorded = run.params.get("recorded")
+        if not recorded:
+            return config_from_settings(run.settings, self.dataset(run)), None
+        from dataclasses import fields
+
+        known = {f.name for f in fields(TrainConfig)}
+        config = TrainConfig(**{k: v for k, v in recorded.items() if k in known})
+        fit_report = recorded.get("fit_report", {})
+        # same device kind as recorded (CPU when that was CPU or no CUDA device is here)
+        config.device = "cuda" if str(fit_report.get("device", "cpu")).startswith("cuda") and \
+            torch.cuda.is_available() else "cpu"
+        return config, recorded.get("torch_threads")
+
+    def fit(self, run: RunContext, rows: pa.Table, model_path: Path) -> dict[str, Any]:
+        config, threads = self._config(run)
+        data = data_from_arrow(rows)
+        threads = threads or torch.get_num_threads()
+        log = logging.getLogger("ml.vision")
+        trained = train_model(data, config, log=log.info, threads=threads)
+        spec = DATASETS[config.dataset]
+        torch.save({"state_dict": trained.model.state_dict(), "dataset": config.dataset, "config": asdict(config),
                     "input_shape": data.input_shape, "norm_mean": data.mean, "norm_std": data.std,
-                    "class_names": list(spec.class_names), "gold_snapshot_id": snapshot_id}, path)
-        artifact_uri = register_model(
-            settings, model_name=model_name(dataset), model_version=run_id, logical_date=logical_date,
-            framework=f"pytorch-{torch.__version__}", artifact_path=path, metrics=metrics, params=params,
-            training_snapshots={GOLD_TABLE: snapshot_id}, training_set=training_set, trainer=__name__)
-    return {"model_name": model_name(dataset), "model_version": run_id, "artifact_uri": artifact_uri,
-            "gold_snapshot_id": snapshot_id, "test_accuracy": metrics["test_accuracy"],
-            "val_accuracy": metrics["val_accuracy"], "train_seconds": trained.train_seconds,
-            "device": trained.device, "training_rows": training_set.rows,
-            "training_checksum": training_set.checksum}
+                    "class_names": list(spec.class_names)}, model_path)
+        return {**asdict(config), "norm_mean": data.mean, "norm_std": data.std, "torch": torch.__version__,
+                "torch_threads": threads,
+                "fit_report": {"train_seconds": trained.train_seconds, "device": trained.device,
+                               "train_images_per_second": trained.images_per_second, "history": trained.history}}
+
+    def evaluate(self, run: RunContext, rows: pa.Table, model_path: Path, params: dict[str, Any]) -> Evaluation:
+        from lakehouse.training import Comparison, Evaluation
+
+        saved = torch.load(model_path, map_location="cpu", weights_only=False)
+        data = data_from_arrow(rows)
+        spec = DATASETS[saved["dataset"]]
+        model = build_model(saved["dataset"], data.input_shape[0], spec.num_classes,
+                            width=saved["config"].get("width"))
+        model.load_state_dict(saved["state_dict"])
+        threads = params.get("torch_threads")
+        with deterministic_cpu(torch.device("cpu"), threads):
+            test = evaluate(model, data.images["test"], data.labels["test"], data.mean, data.std, spec.num_classes)
+            val = evaluate(model, data.images["val"], data.labels["val"], data.mean, data.std, spec.num_classes)
+        train_labels = data.labels["train"].cpu().numpy()
+        majority = int(np.bincount(train_labels, minlength=spec.num_classes).argmax()) if len(train_labels) else 0
+        test_labels = data.labels["test"].cpu().numpy()
+        baseline = float((test_labels == majority).mean()) if len(test_labels) else float("nan")
+        fit_report = params.get("fit_report", {})
+        metrics = {
+            "test_accuracy": test["accuracy"], "val_accuracy": val["accuracy"],
+            "test_per_class_accuracy": dict(zip(spec.class_names, test["per_class_accuracy"], strict=True)),
+            "test_confusion_matrix": test["confusion_matrix"], "test_n": test["n"], "val_n": val["n"],
+            "train_n": len(train_labels), "baseline_majority_class_accuracy": baseline,
+            "train_seconds": fit_report.get("train_seconds"), "device": fit_report.get("device"),
+            "train_images_per_second": fit_report.get("train_images_per_second"),
+        }
+        return Evaluation(metrics, [Comparison("test_accuracy", test["accuracy"], "majority_class", baseline,
+                                               higher_is_better=True)])
+
+    def must_beat_baselines(self, run: RunContext) -> bool:
+        return run.settings.vision.require_beat_baseline
 
 
-def train_step(run: RunContext) -> dict[str, Any]:
-    """The pipeline's training step: train the ``dataset`` param's CNN on the published Gold snapshot,
-    evaluate on val/test and register it (progress goes to the task log)."""
-    import logging
-
-    log = logging.getLogger("ml.vision")
-    return train_and_register(run.settings, run.params.get("dataset") or run.settings.vision.default_dataset,
-                              run.logical_date, run.run_id, log=log.info)
-
-
-def _registry_metrics(trained: TrainResult, data: VisionData, class_names: Sequence[str],
-                      num_classes: int) -> dict[str, Any]:
-    """Test/val metrics of a trained model as recorded in the registry."""
-    test = evaluate(trained.model, data.images["test"], data.labels["test"], data.mean, data.std, num_classes)
-    val = evaluate(trained.model, data.images["val"], data.labels["val"], data.mean, data.std, num_classes)
-    return {
-        "test_accuracy": test["accuracy"], "val_accuracy": val["accuracy"],
-        "test_per_class_accuracy": dict(zip(class_names, test["per_class_accuracy"], strict=True)),
-        "test_confusion_matrix": test["confusion_matrix"], "test_n": test["n"], "val_n": val["n"],
-        "train_n": len(data.labels["train"]), "train_seconds": trained.train_seconds,
-        "train_images_per_second": trained.images_per_second, "device": trained.device,
-    }
-
-
-# ---- reproduction (lakehouse model reproduce) ---------------------------------------------------
-# Recorded metrics that measure the machine, not the model.
-VOLATILE_METRICS = ("train_seconds", "train_images_per_second")
-
-
-def rebuild_training_set(settings: LakehouseSettings, record: dict[str, Any],
-                         snapshots: dict[str, int]) -> tuple[TrainingSet, pa.Table]:
-    """The Gold rows a registered model read, from its pinned snapshot, and their fingerprint."""
-    from ml.registry import fingerprint
-
-    table = read_gold(settings, record["params"]["dataset"], record["logical_date"], snapshots[GOLD_TABLE])
-    return fingerprint(table), table
-
-
-def retrain(settings: LakehouseSettings, record: dict[str, Any], table: pa.Table) -> dict[str, Any]:
-    """Train again with the recorded hyper-parameters, seed and thread count on the device it was trained on
-    (CPU when that was CPU or no CUDA device is here); the registry metrics."""
-    from dataclasses import fields
-
-    from schemas.vision import DATASETS
-
-    params = record["params"]
-    known = {f.name for f in fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in params.items() if k in known})
-    recorded_device = str(record["metrics"].get("device", "cpu"))
-    config.device = "cuda" if recorded_device.startswith("cuda") and torch.cuda.is_available() else "cpu"
-    spec = DATASETS[config.dataset]
-    data = data_from_arrow(table)
-    threads = params.get("torch_threads")
-    with deterministic_cpu(pick_device(config.device), threads):  # evaluation too: same threads as training had
-        trained = train_model(data, config, threads=threads)
-        return _registry_metrics(trained, data, spec.class_names, spec.num_classes)
-
-
-def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a registered model from its artifact file (weights only; no pickle of code)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    config = checkpoint["config"]
-    model = build_model(checkpoint["dataset"], checkpoint["input_shape"][0], len(checkpoint["class_names"]),
-                        config.get("width"))
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), checkpoint
+TRAINER = CnnTrainer()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI for the training pod: train + register one dataset for one logical date."""
+    """CLI for the training pod: fit one dataset on the GPU for one logical date (the candidate is kept for the
+    run's evaluate and register tasks, which run on the Airflow worker)."""
+    from lakehouse.pipeline import RunContext
+    from lakehouse.training import fit_step
+
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--dataset", required=True, choices=["mnist", "cifar10"])
     parser.add_argument("--logical-date", required=True, type=dt.date.fromisoformat)
     parser.add_argument("--run-id", required=True)
-    parser.add_argument("--snapshot-id", type=int, default=None)
-    parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     with one_line_errors(f"vision training failed for {args.logical_date}: "):
-        summary = train_and_register(get_settings(), args.dataset, args.logical_date, args.run_id,
-                                     args.snapshot_id, log=logging.getLogger("ml.vision").info, epochs=args.epochs)
+        run = RunContext(get_settings(), args.logical_date, args.run_id, {"dataset": args.dataset})
+        summary = fit_step(run, "ml.vision:TRAINER")
     print(json.dumps(summary, default=str, sort_keys=True))  # stdout: the one JSON summary line
     return 0
 

@@ -32,10 +32,10 @@ MODEL_REGISTRY = TableSpec(
         Column("params_json", StringType()),
         Column("training_snapshots_json", StringType(), doc="{table: snapshot id} the model trained on"),
         Column("registered_at", TimestamptzType(), doc="wall-clock registration time (metadata only)"),
-        # Added after the first release: ml.registry adds them to registries created without them.
+        # Added after the first release: lakehouse.registry adds them to registries created without them.
         Column("training_rows", LongType(), doc="rows the model trained on, counted when training read them"),
         Column("training_checksum", StringType(),
-               doc="order-independent SHA-256 of those rows (ml.registry.fingerprint), taken at training time"),
+               doc="order-independent SHA-256 of those rows (lakehouse.registry.fingerprint), taken at training time"),
         Column("trainer", StringType(), doc="module that rebuilds the training set and retrains (model reproduce)"),
     ),
     partition_by=(identity("model_name"),),

@@ -3,7 +3,7 @@ run` and the gate/publish lists are derived from this (lakehouse.pipeline)."""
 
 from __future__ import annotations
 
-from lakehouse.pipeline import Call, Gate, Pipeline, Schedule, Stage
+from lakehouse.pipeline import Call, Gate, Pipeline, Resources, Schedule, Stage, training_steps
 
 ENERGY_MONTHLY = Pipeline(
     dag_id="energy_demand_forecast",
@@ -34,14 +34,10 @@ Rerun a month: clear the DAG run of its 1st (or `lakehouse run energy_demand_for
         Stage("features", "spark_jobs.energy.features", stages=("gold.energy_features",),
               doc="Per-household calendar, holiday, lag, rolling and Fourier features (staged)."),
         Gate("gate_features", suite="gold_energy_features"),
-        Call("train", "ml.energy:train_step",
-             doc="Train LightGBM (hourly + 15-minute) with rolling-origin CV and early stopping on the pinned "
-                 "snapshot of gold.energy_features; store the candidate bundle under the run's artifacts."),
-        Call("evaluate", "ml.energy:evaluate_step",
-             doc="Compare the candidate with the persistence baselines (same hour yesterday / last week) on "
-                 "the held-out final period; fail, registering nothing, unless it beats both."),
-        Call("register", "ml.energy:register_step",
-             doc="Register the model: metrics, feature importance and the exact Gold snapshot id it trained on."),
+        *training_steps(
+            "ml.energy:TRAINER", resources=lambda s: Resources(pool=s.energy.training_pool),
+            fit_doc="Fit LightGBM (hourly + 15-minute) with rolling-origin CV and early stopping on the pinned "
+                    "snapshot of gold.energy_features; the candidate is kept for evaluate and register."),
         Stage("forecast", "spark_jobs.energy.forecast", writes=("gold.energy_forecast",),
               doc="Day-ahead forecasts (24 hourly, 96 x 15-minute) into gold.energy_forecast."),
     ),

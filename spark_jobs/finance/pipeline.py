@@ -3,7 +3,7 @@ the gate/publish lists are derived from this (lakehouse.pipeline)."""
 
 from __future__ import annotations
 
-from lakehouse.pipeline import Call, Gate, Pipeline, Schedule, Stage
+from lakehouse.pipeline import Gate, Pipeline, Resources, Schedule, Stage, training_steps
 
 FINANCE_TICKS = Pipeline(
     dag_id="finance_tick_processor",
@@ -38,9 +38,10 @@ replaces exactly that date's rows.
               doc="One-minute OHLCV/VWAP bars, gaps filled and flagged, SMA/EMA/returns/volatility with "
                   "window functions; staged on the audit branch."),
         Gate("gate_gold", suite="gold_ohlcv_1m"),
-        Call("train_model", "ml.finance:train_step",
-             doc="Train the LightGBM next-bar direction model on the just-published Gold snapshot (time-ordered "
-                 "split, naive persistence baseline on the same split) and register it with that snapshot id."),
+        *training_steps(
+            "ml.finance:TRAINER", resources=lambda s: Resources(pool=s.finance.training_pool),
+            fit_doc="Fit the LightGBM next-bar direction model on the just-published Gold snapshot (time-ordered "
+                    "split, no look-ahead); the evaluation compares it with naive persistence on the same split."),
     ),
     tags=("finance",),
 )

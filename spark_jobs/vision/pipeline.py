@@ -3,7 +3,7 @@ the gate/publish lists are derived from this (lakehouse.pipeline)."""
 
 from __future__ import annotations
 
-from lakehouse.pipeline import Call, Gate, Param, Pipeline, Pod, Schedule, Stage
+from lakehouse.pipeline import Gate, Param, Pipeline, Pod, Resources, Schedule, Stage, training_steps
 
 DATASET = {"dataset": "{{ params.dataset }}"}
 
@@ -26,10 +26,10 @@ Runs of different datasets may overlap: each owns its dataset's rows of the date
 4. **build_gold**: hash-based train/val/test split, pixel bytes, training-split channel stats.
 5. **gate_gold**: GX suite `gold_image_training_set` (class balance, split shares, no hash in two
    splits, pixel statistics); publishes Gold. A failed gate stops the run before training.
-6. **train_register**: trains on the published Gold snapshot (in-process, or a GPU pod with
+6. **train -> evaluate -> register**: fits on the published Gold snapshot (in-process, or a GPU pod with
    `settings.vision.train_on_kubernetes`: a one-GPU pod from infra/k8s/vision-train-pod.yaml on the
-   cluster of the `settings.vision.k8s_conn_id` connection), evaluates and registers the model with the
-   snapshot id.
+   cluster of the `settings.vision.k8s_conn_id` connection), evaluates on val/test against the
+   majority-class baseline and registers the model with the snapshot id.
 
 Rerun a date: clear the DAG run (or `lakehouse run vision_cnn_classifier --date D --param dataset=mnist`).
 """,
@@ -47,12 +47,13 @@ Rerun a date: clear the DAG run (or `lakehouse run vision_cnn_classifier --date 
         Stage("build_gold", "spark_jobs.vision.gold", stages=("gold.image_training_set",), options=DATASET,
               doc="Split by content hash, add pixels and training-split channel stats; stage Gold."),
         Gate("gate_gold", suite="gold_image_training_set"),
-        Call("train_register", "ml.vision:train_step",
-             kubernetes=lambda s: (Pod(s.vision.k8s_conn_id, s.vision.k8s_namespace, s.vision.k8s_image)
-                                   if s.vision.train_on_kubernetes else None),
-             pod_spec="spark_jobs.vision.k8s:training_pod",
-             doc="Train the dataset's CNN on the published Gold snapshot, evaluate on val/test, register it "
-                 "(in-process, or on one GPU in a Kubernetes pod from infra/k8s/vision-train-pod.yaml)."),
+        *training_steps(
+            "ml.vision:TRAINER", resources=lambda s: Resources(pool=s.vision.training_pool),
+            kubernetes=lambda s: (Pod(s.vision.k8s_conn_id, s.vision.k8s_namespace, s.vision.k8s_image)
+                                  if s.vision.train_on_kubernetes else None),
+            pod_spec="spark_jobs.vision.k8s:training_pod",
+            fit_doc="Fit the dataset's CNN on the published Gold snapshot (in-process, or on one GPU in a Kubernetes "
+                    "pod from infra/k8s/vision-train-pod.yaml); evaluate and register run on the worker."),
     ),
     tags=("pytorch",),
 )

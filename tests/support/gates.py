@@ -89,7 +89,7 @@ def read_report(settings: LakehouseSettings, suite: str, logical_date: dt.date, 
 def assert_nothing_registered(spark: SparkSession, settings: LakehouseSettings, run_id: str,
                               registry_before: int | None) -> None:
     """No model version, registry commit or model artifact came from the run."""
-    from ml.registry import list_models
+    from lakehouse.registry import list_models
 
     assert [m["model_name"] for m in list_models(settings) if m["model_version"] == run_id] == []
     assert main_snapshots(spark, settings, [MODEL_REGISTRY.identifier]) == {MODEL_REGISTRY.identifier: registry_before}

@@ -39,7 +39,7 @@ def assert_month_published(spark, settings) -> None:  # type: ignore[no-untyped-
     assert len([r for r in forecast if r["freq_minutes"] == 60]) == 24
     assert len([r for r in forecast if r["freq_minutes"] == 15]) == 96
     assert all(r["forecast_kw"] >= 0 for r in forecast)
-    from ml.registry import latest_model
+    from lakehouse.registry import latest_model
 
     model = latest_model(settings, "energy_demand")
     assert model is not None and model["framework"] == "lightgbm"

@@ -9,13 +9,12 @@ import json
 
 import pytest
 
-from lakehouse import storage
+from lakehouse import registry, storage
 from lakehouse.jobs import run_job
 from lakehouse.publish import audit_branch, branch_exists
 from lakehouse.quality import report_uri
 from lakehouse.write import current_snapshot_id
 from ml import finance as finance_model
-from ml import registry
 from spark_jobs import gate as gate_job
 from spark_jobs.finance import generator
 from spark_jobs.finance import io as finance_io
@@ -50,7 +49,8 @@ def first_run(request, airflow_env, spark, local_settings, s3_settings):
 def test_dag_runs_end_to_end(first_run, spark) -> None:
     profile, settings, manifest, dag_run = first_run
     assert task_states(dag_run) == {t: "success" for t in (
-        "ingest_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train_model")}, profile
+        "ingest_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train", "evaluate",
+        "register")}, profile
     raw = _rows(spark, settings, "raw.ticks", DAY)
     silver = _rows(spark, settings, "silver.ticks", DAY)
     quarantine = _rows(spark, settings, "quarantine.ticks", DAY)

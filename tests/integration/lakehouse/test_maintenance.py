@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from lakehouse import registry
 from lakehouse.maintenance import maintain_table
 from lakehouse.write import write_for_date
-from ml import registry
 from schemas.core import SMOKE_EVENTS
 from spark_jobs.smoke.transforms import sensor_events
 

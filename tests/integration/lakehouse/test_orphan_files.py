@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 
-from lakehouse import storage
+from lakehouse import registry, storage
 from lakehouse.catalog import load_catalog
 from lakehouse.errors import LakehouseError
 from lakehouse.maintenance import STEPS, remove_orphan_files, run_maintenance
 from lakehouse.publish import audit_branch, stage_for_date
 from lakehouse.settings import LakehouseSettings, MaintenanceSettings
 from lakehouse.write import current_snapshot_id, write_for_date
-from ml import registry
 from schemas.core import SMOKE_EVENTS
 from spark_jobs.smoke.transforms import sensor_events
 

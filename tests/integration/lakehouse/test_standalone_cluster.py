@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse.catalog import create_tables
+from lakehouse.registry import read_table_snapshot
 from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
-from ml.registry import read_table_snapshot
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.cluster

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from lakehouse import registry
 from lakehouse.write import write_for_date
-from ml import registry
 from schemas.core import SMOKE_EVENTS
 from spark_jobs.smoke.transforms import sensor_events
 

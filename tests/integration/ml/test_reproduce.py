@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lakehouse import registry
 from lakehouse.catalog import load_catalog
 from lakehouse.maintenance import expire_snapshots
 from lakehouse.settings import LakehouseSettings
+from lakehouse.training import train
 from lakehouse.write import write_for_date
-from ml import finance, registry
+from ml import finance
 from ml.reproduce import reproduce
 from schemas.energy import GOLD_FEATURES
 from schemas.finance import GOLD_OHLCV_1M
@@ -77,9 +79,10 @@ def error_lines(stderr: str) -> list[str]:
 def test_finance_model_reproduces_and_tampering_is_caught(spark, lake) -> None:  # type: ignore[no-untyped-def]
     version = f"repro-{lake.profile}-v1"
     first = write_gold(spark, lake, GOLD_OHLCV_1M, gold_bars(FIN_DAY, seed=1), FIN_DAY, "repro-gold-1")
-    trained = finance.train(lake, FIN_DAY, version)
+    trained = train(lake, "ml.finance:TRAINER", FIN_DAY, version)["fit"]
     record = registry.get_model(lake, finance.MODEL_NAME, version)
-    assert record["trainer"] == "ml.finance" and record["training_snapshots"] == {GOLD_OHLCV_1M.identifier: first}
+    assert record["trainer"] == "ml.finance:TRAINER"
+    assert record["training_snapshots"] == {GOLD_OHLCV_1M.identifier: first}
     assert record["training_rows"] == 480 and record["training_checksum"] == trained["training_checksum"]
     assert record["training_checksum"].startswith("sha256:") and len(record["training_checksum"]) == 7 + 64
 
@@ -136,7 +139,7 @@ def test_metrics_outside_the_tolerance_fail_with_one_line(spark, local_settings,
     version = "repro-metrics-v1"
     day = FIN_DAY + dt.timedelta(days=1)
     write_gold(spark, local_settings, GOLD_OHLCV_1M, gold_bars(day, seed=3), day, "repro-metrics")
-    finance.train(local_settings, day, version)
+    train(local_settings, "ml.finance:TRAINER", day, version)
     record = registry.get_model(local_settings, finance.MODEL_NAME, version)
     metrics = {**record["metrics"], "model_accuracy": record["metrics"]["model_accuracy"] + 0.01}
     artifact = registry.download_artifact(local_settings, record["artifact_uri"], tmp_path / "model.txt")
@@ -172,16 +175,16 @@ def energy_features() -> pd.DataFrame:
 
 
 def test_energy_model_reproduces_and_a_rewritten_month_is_caught(spark, local_settings) -> None:  # type: ignore[no-untyped-def]
-    from ml import energy
 
+    # Its own model name: the energy DAG tests share this lake and expect no energy_demand model at first.
     settings = local_settings.model_copy(update={"energy": local_settings.energy.model_copy(update={
-        "holdout_days": 3, "cv_folds": 2, "num_boost_round": 80, "early_stopping_rounds": 10})})
+        "model_name": "energy_demand_repro", "holdout_days": 3, "cv_folds": 2, "num_boost_round": 80,
+        "early_stopping_rounds": 10})})
     features = energy_features()
     first = write_gold(spark, settings, GOLD_FEATURES, features, ENERGY_DAY, "repro-energy")
-    energy.train(settings, ENERGY_DAY, "repro-energy-v1")
-    energy.register(settings, ENERGY_DAY, "repro-energy-v1")
+    train(settings, "ml.energy:TRAINER", ENERGY_DAY, "repro-energy-v1")
     record = registry.get_model(settings, settings.energy.model_name, "repro-energy-v1")
-    assert record["trainer"] == "ml.energy" and record["training_rows"] == len(features)
+    assert record["trainer"] == "ml.energy:TRAINER" and record["training_rows"] == len(features)
     assert record["params"]["training"]["num_boost_round"] == 80
 
     # Reproduced with the recorded knobs, not today's settings.
@@ -228,10 +231,12 @@ def test_vision_model_reproduces_on_cpu(spark, local_settings) -> None:  # type:
 
     snapshot = write_gold(spark, local_settings, GOLD_IMAGE_TRAINING_SET, vision_gold(VISION_DAY), VISION_DAY,
                           "repro-vision")
-    vision.train_and_register(local_settings, "mnist", VISION_DAY, "repro-vision-v1", snapshot,
-                              epochs=2, batch_size=32, width=4, device="cpu")
+    settings = local_settings.model_copy(update={"vision": local_settings.vision.model_copy(update={
+        "epochs": {"mnist": 2}, "batch_size": 32, "width": 4, "device": "cpu"})})
+    train(settings, "ml.vision:TRAINER", VISION_DAY, "repro-vision-v1",
+          {"dataset": "mnist", "snapshots": {GOLD_IMAGE_TRAINING_SET.identifier: snapshot}})
     record = registry.get_model(local_settings, vision.model_name("mnist"), "repro-vision-v1")
-    assert record["trainer"] == "ml.vision" and record["training_rows"] == 300
+    assert record["trainer"] == "ml.vision:TRAINER" and record["training_rows"] == 300
     cli = run_cli(["model", "reproduce", vision.model_name("mnist"), "repro-vision-v1", "--format", "json"],
                   local_settings)
     assert cli.returncode == 0, cli.stderr

@@ -19,7 +19,7 @@ from tests.support.airflow import run_dag, task_states
 
 DAYS = {("mnist", "local"): dt.date(2022, 3, 1), ("cifar10", "local"): dt.date(2022, 3, 2),
         ("mnist", "s3"): dt.date(2022, 3, 3), ("cifar10", "s3"): dt.date(2022, 3, 4)}
-TASKS = {"land_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train_register"}
+TASKS = {"land_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train", "evaluate", "register"}
 
 
 def _fast(settings: LakehouseSettings) -> LakehouseSettings:
@@ -31,7 +31,7 @@ def _fast(settings: LakehouseSettings) -> LakehouseSettings:
 
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
 def test_vision_dag_runs_end_to_end(airflow_env, spark, lake, dataset) -> None:
-    from ml.registry import list_models
+    from lakehouse.registry import list_models
 
     profile = "s3" if lake.uses_s3 else "local"
     day = DAYS[(dataset, profile)]
@@ -70,9 +70,12 @@ def _run_training_pod_locally(settings: LakehouseSettings, dataset: str, day: dt
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_training_pod_command_registers_a_model_on_the_dag_lake(airflow_env, lake) -> None:
-    """The KubernetesPodOperator's container (command, args, env) trains on the Gold table the DAG built."""
-    from ml.registry import list_models
+def test_training_pod_fits_a_candidate_that_the_worker_evaluates_and_registers(airflow_env, lake) -> None:
+    """The KubernetesPodOperator's container (command, args, env) fits on the Gold table the DAG built; the
+    run's evaluate and register tasks (on the worker) then register exactly that candidate."""
+    from lakehouse.pipeline import RunContext
+    from lakehouse.registry import list_models
+    from lakehouse.training import evaluate_step, register_step
 
     dataset = "mnist"
     day = DAYS[(dataset, "s3" if lake.uses_s3 else "local")]
@@ -81,6 +84,12 @@ def test_training_pod_command_registers_a_model_on_the_dag_lake(airflow_env, lak
         generator.write_files(settings, io.landing_dir(settings, dataset),
                               generator.generate_files(dataset, 80, seed=11))
         run_dag("vision_cnn_classifier", day, settings, run_conf={"dataset": dataset})
-    summary = _run_training_pod_locally(settings, dataset, day, "pod__check")
+    fitted = _run_training_pod_locally(settings, dataset, day, "pod__check")
+    assert fitted["model_name"] == "vision_mnist_cnn" and fitted["training_rows"] > 0
+    run = RunContext(settings, day, "pod__check", {"dataset": dataset})
+    evaluated = evaluate_step(run, "ml.vision:TRAINER")
+    register_step(run, "ml.vision:TRAINER")
     models = [m for m in list_models(settings, "vision_mnist_cnn") if m["model_version"] == "pod__check"]
-    assert len(models) == 1 and models[0]["metrics"]["test_accuracy"] == pytest.approx(summary["test_accuracy"])
+    assert len(models) == 1
+    assert models[0]["metrics"]["test_accuracy"] == pytest.approx(evaluated["metrics"]["test_accuracy"])
+    assert models[0]["training_checksum"] == fitted["training_checksum"]

@@ -88,13 +88,16 @@ def test_digits_pipeline_counts(digits, spark, local_settings) -> None:
 def test_digits_reach_97_percent_test_accuracy(digits, local_settings) -> None:
     import torch
 
-    from ml.registry import list_models
-    from ml.vision import train_and_register
+    from lakehouse.registry import list_models
+    from lakehouse.training import train
 
     torch.set_num_threads(2)
+    settings = local_settings.model_copy(update={"vision": local_settings.vision.model_copy(update={
+        "epochs": {"mnist": 6}, "batch_size": 64, "width": 16, "device": "cpu"})})
     start = time.perf_counter()
-    result = train_and_register(local_settings, "mnist", DIGITS_DAY, "digits_run_1", digits["gold_snapshot"],
-                                epochs=6, batch_size=64, width=16, device="cpu")
+    steps = train(settings, "ml.vision:TRAINER", DIGITS_DAY, "digits_run_1",
+                  {"dataset": "mnist", "snapshots": {"gold.image_training_set": digits["gold_snapshot"]}})
+    result = steps["evaluate"]["metrics"]
     seconds = time.perf_counter() - start
     print(f"digits: test accuracy {result['test_accuracy']:.4f}, training {result['train_seconds']:.1f}s "
           f"(total {seconds:.1f}s)")

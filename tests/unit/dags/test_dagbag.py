@@ -46,7 +46,7 @@ _BUILD_POD = """
 import json, runpy, sys, types
 from kubernetes.client import ApiClient
 dag = runpy.run_path(sys.argv[1])["dag"]
-task = dag.get_task("train_register")
+task = dag.get_task("train")
 ti = types.SimpleNamespace(dag_id=dag.dag_id, task_id=task.task_id, map_index=-1, try_number=1)
 context = {"params": {"dataset": "cifar10"}, "ds": "2024-05-06", "run_id": "manual__2024-05-06", "ti": ti, "dag": dag}
 task.render_template_fields(context)

@@ -69,6 +69,6 @@ def test_model_beats_both_persistence_baselines_on_generated_data() -> None:
     assert M.beats_baselines(model.holdout), model.holdout
     assert model.rows["holdout"] == pytest.approx(7 * 24, abs=2)
     assert set(model.importance) == set(M.MODEL_FEATURES) and "lag_1h" not in model.importance
-    bundle = M.bundle([model], energy, snapshot_id=123)
+    bundle = M.bundle([model], energy)
     again = M.predict(bundle, features.tail(24), 60)
     assert (again >= 0).all() and np.allclose(again, M.predict(bundle, features.tail(24), 60))

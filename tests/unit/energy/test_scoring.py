@@ -38,7 +38,7 @@ def test_forecast_uses_only_history_before_its_origin() -> None:
     series = pd.DataFrame({"household_id": "hh_001", "interval_start_utc": ts, "active_power_kw": kw})
     features = T.build_features(series, freq_minutes=60, tz="Europe/Paris", country="FR")
     model = M.train_frequency(features, 60, EnergySettings(num_boost_round=50, holdout_days=3))
-    bundle = M.bundle([model], EnergySettings(), snapshot_id=1)
+    bundle = M.bundle([model], EnergySettings())
     start, end = ts[24 * 25], ts[24 * 26]
     first = T.forecast_household(series, bundle, freq_minutes=60, start=start, end=end, tz="Europe/Paris",
                                  country="FR")

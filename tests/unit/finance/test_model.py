@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.finance import FEATURES, build_dataset, fit_and_evaluate, time_split
+from lakehouse.settings import FinanceSettings
+from ml.finance import FEATURES, build_dataset, fit_model, lgb_params, score, time_split
 
 
 def _bars(n_minutes: int = 300, symbols: tuple[str, ...] = ("A", "B"), seed: int = 0) -> pd.DataFrame:
@@ -56,8 +57,14 @@ def test_time_split_embargoes_labels_that_reach_the_test_period() -> None:
     assert len(split.train) + len(split.test) < len(build_dataset(_bars()))  # the embargoed bar is gone
 
 
+def _fit_and_score(dataset: pd.DataFrame) -> tuple:  # type: ignore[type-arg]
+    split = time_split(dataset, 0.3)
+    booster = fit_model(split, lgb_params(FinanceSettings()), 150, FEATURES)
+    return booster, score(booster, split, FEATURES)
+
+
 def test_model_beats_chance_and_reports_the_baseline_on_the_same_split() -> None:
-    booster, metrics = fit_and_evaluate(build_dataset(_bars(400)))
+    booster, metrics = _fit_and_score(build_dataset(_bars(400)))
     assert metrics["model_accuracy"] > 0.6
     assert {"baseline_accuracy", "baseline_auc", "accuracy_lift", "split_cutoff"} <= set(metrics)
     assert metrics["test_rows"] > 0 and booster.num_trees() > 0
@@ -69,4 +76,4 @@ def test_flat_prices_fail_with_a_clear_message() -> None:
     from lakehouse.errors import LakehouseError
 
     with pytest.raises(LakehouseError, match="single label class"):
-        fit_and_evaluate(build_dataset(bars))
+        _fit_and_score(build_dataset(bars))

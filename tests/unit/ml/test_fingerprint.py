@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ml.registry import fingerprint
+from lakehouse.registry import fingerprint
 from ml.reproduce import compare_metrics
 
 
