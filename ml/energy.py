@@ -200,28 +200,17 @@ def predict(model_bundle: dict[str, Any], frame: pd.DataFrame, freq_minutes: int
 
 
 # ---- I/O: snapshot, run artifacts, registry -----------------------------------------------------
-def read_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_id: int | None = None
-                  ) -> tuple[pa.Table, int]:
-    """All feature rows delivered up to ``logical_date`` at a pinned snapshot (default: main now), as Arrow."""
+def read_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_id: int) -> pa.Table:
+    """All feature rows delivered up to ``logical_date`` at the pinned snapshot, as Arrow."""
     from pyiceberg.expressions import LessThanOrEqual
 
-    from lakehouse.registry import current_snapshot_id, read_table_snapshot
+    from lakehouse.registry import read_table_snapshot
 
-    snapshot_id = snapshot_id or current_snapshot_id(settings, FEATURES_TABLE)
-    if snapshot_id is None:
-        raise LakehouseError(f"{FEATURES_TABLE} has no data yet: run the features task and its gate first")
     table = read_table_snapshot(settings, FEATURES_TABLE, snapshot_id,
                                 row_filter=LessThanOrEqual("meter_read_date", logical_date.isoformat()))
     if table.num_rows == 0:
         raise LakehouseError(f"{FEATURES_TABLE} snapshot {snapshot_id} has no rows up to {logical_date}")
-    return table, snapshot_id
-
-
-def load_features(settings: LakehouseSettings, logical_date: dt.date, snapshot_id: int | None = None
-                  ) -> tuple[pd.DataFrame, int]:
-    """All feature rows delivered up to ``logical_date`` at a pinned snapshot (default: main now)."""
-    table, snapshot_id = read_features(settings, logical_date, snapshot_id)
-    return table.to_pandas(), snapshot_id
+    return table
 
 
 class DemandTrainer:
@@ -243,7 +232,7 @@ class DemandTrainer:
         return run.settings.energy.model_copy(update={k: v for k, v in recorded.items() if k in TRAINING_KNOBS})
 
     def load(self, run: RunContext, snapshots: dict[str, int]) -> pa.Table:
-        return read_features(run.settings, run.logical_date, snapshots[FEATURES_TABLE])[0]
+        return read_features(run.settings, run.logical_date, snapshots[FEATURES_TABLE])
 
     def fit(self, run: RunContext, rows: pa.Table, model_path: Path) -> dict[str, Any]:
         energy = self._energy(run)

@@ -15,6 +15,7 @@ import pandas as pd
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.pipeline import JobOptions
+from lakehouse.read import read_for_date
 from lakehouse.write import write_for_date
 from schemas.energy import GOLD_FORECAST, SILVER_15MIN, SILVER_HOURLY
 from spark_jobs.energy.transforms import forecast_frames
@@ -39,7 +40,7 @@ def score(ctx: JobContext, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
     since = (start - HISTORY).to_pydatetime()
     intervals = None
     for spec in (SILVER_HOURLY, SILVER_15MIN):
-        df = ctx.spark.table(ctx.settings.table_name(spec.identifier)).where(
+        df = read_for_date(ctx.spark, ctx.settings, spec, None).where(
             (F.col("interval_start_utc") >= F.lit(since))
             & (F.col("interval_start_utc") < F.lit(start.to_pydatetime())))
         intervals = df if intervals is None else intervals.unionByName(df)
@@ -54,9 +55,8 @@ def score(ctx: JobContext, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
         "model_version": F.lit(record["model_version"]), "run_id": F.lit(ctx.run_id)})
     result = write_for_date(ctx.spark, ctx.settings, GOLD_FORECAST, rows, logical_date=ctx.logical_date,
                             run_id=ctx.run_id, mode="upsert", keys=FORECAST_KEYS)
-    written = ctx.spark.table(ctx.settings.table_name(GOLD_FORECAST.identifier)).where(
-        (F.col("forecast_date") == F.lit(ctx.logical_date)) & (F.col("kind") == kind)
-        & (F.col("interval_start_utc") >= F.lit(start.to_pydatetime()))
+    written = read_for_date(ctx.spark, ctx.settings, GOLD_FORECAST, ctx.logical_date, scope={"kind": kind}).where(
+        (F.col("interval_start_utc") >= F.lit(start.to_pydatetime()))
         & (F.col("interval_start_utc") < F.lit(end.to_pydatetime()))).count()
     if written == 0:
         raise LakehouseError(f"no {kind} forecast could be made for {start.isoformat()}: no household has history")
