@@ -1,8 +1,14 @@
-"""Finance benchmark: silver+gold throughput on Spark local[2] vs DuckDB, and the Spark I/O floor.
+"""Finance benchmark: the medallion against its I/O floor F, silver+gold transforms, Spark vs DuckDB.
 
 For each size (ticks per day) the script generates one day of Parquet landing files (default defect
 rates, 50 symbols) and runs, each in its own process so peak memory is measured per engine:
 
+* ``iceberg_floor``   F: one plain Spark read of the landed files + one Iceberg append of the same
+                      rows, on the lakehouse's own Spark session settings (``get_spark``);
+* ``medallion``       the finance DAG's data work through the real jobs in one warm session of the
+                      same settings (``lakehouse run`` without the training tail): landing -> raw ->
+                      silver + quarantine (staged) -> gate + publish -> gold (staged) -> gate + publish,
+                      with seconds per step;
 * ``spark_io``        plain Spark read of the landing Parquet and write back (the I/O floor);
 * ``spark_pipeline``  the real pipeline transforms: adapter -> raw -> classify (typing, session,
                       dedupe, MAD outliers) -> silver + quarantine Parquet -> gold (OHLCV, VWAP, gap
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -35,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 DAY = dt.date(2024, 1, 2)
 TZ, OPEN, CLOSE = "America/New_York", "09:30", "16:00"
-ENGINES = ("spark_io", "spark_pipeline", "spark_sql", "duckdb_sql")
+ENGINES = ("iceberg_floor", "medallion", "spark_io", "spark_pipeline", "spark_sql", "duckdb_sql")
 
 # The same computation for both SQL engines ({src} is a view over the landing Parquet files).
 BARS_SQL = """
@@ -102,12 +109,47 @@ def _files(landing: Path) -> list[str]:
     return sorted(str(p) for p in landing.glob("*.parquet"))
 
 
-def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> float:
-    """Run one engine once; return the seconds of the measured work."""
+def lakehouse_worker(engine: str, landing: Path, out: Path, driver_memory: str) -> dict[str, Any]:
+    """F or the medallion on a fresh lakehouse home under ``out`` (the same session settings for both)."""
+    from lakehouse.catalog import create_tables
+    from lakehouse.runner import run_pipeline
+    from lakehouse.settings import LakehouseSettings
+    from lakehouse.spark import get_spark
+    from spark_jobs.finance.io import landing_dir
+    from spark_jobs.finance.pipeline import FINANCE_TICKS
+
+    settings = LakehouseSettings(profile="local", home=out / "lake", spark={"driver_memory": driver_memory})
+    create_tables(settings)
+    spark = get_spark(settings, app_name=f"bench-{engine}")
+    spark.range(1000).selectExpr("sum(id)").collect()  # warm the JVM before timing
+    if engine == "iceberg_floor":
+        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.bench")
+        start = time.perf_counter()
+        spark.read.parquet(*_files(landing)).writeTo(settings.table_name("bench.floor")).using("iceberg").create()
+        return {"seconds": time.perf_counter() - start}
+    folder = Path(landing_dir(settings, DAY).removeprefix("file://"))
+    folder.mkdir(parents=True)
+    for f in _files(landing):
+        os.link(f, folder / Path(f).name)
+    data_steps = dataclasses.replace(FINANCE_TICKS, steps=tuple(
+        s for s in FINANCE_TICKS.steps if type(s).__name__ in ("Stage", "Gate")))
+    start = time.perf_counter()
+    outcome = run_pipeline(data_steps, settings, DAY, run_id="bench", spark=spark, emit=False)
+    seconds = time.perf_counter() - start
+    failed = [f"{s.task_id}: {s.error}" for s in outcome.steps if s.state != "success"]
+    if failed:
+        raise SystemExit("; ".join(failed))
+    return {"seconds": seconds, "steps": {s.task_id: round(s.seconds, 2) for s in outcome.steps}}
+
+
+def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> dict[str, Any]:
+    """Run one engine once; return the seconds of the measured work (and per-step seconds)."""
     from pyspark import StorageLevel
 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    if engine in ("iceberg_floor", "medallion"):
+        return lakehouse_worker(engine, landing, out, driver_memory)
     session = _session()
     sql = BARS_SQL.format(src="ticks", open=session.open_utc.strftime("%Y-%m-%d %H:%M:%S"),
                           close=session.close_utc.strftime("%Y-%m-%d %H:%M:%S"))
@@ -120,7 +162,7 @@ def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> float:
         files = ", ".join(f"'{f}'" for f in _files(landing))
         con.execute(f"CREATE VIEW ticks AS SELECT * FROM read_parquet([{files}])")
         con.execute(f"COPY ({sql}) TO '{out / 'bars.parquet'}' (FORMAT PARQUET)")
-        return time.perf_counter() - start
+        return {"seconds": time.perf_counter() - start}
     spark = _spark(driver_memory)
     start = time.perf_counter()
     if engine == "spark_io":
@@ -130,24 +172,33 @@ def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> float:
         spark.sql(sql).write.parquet(str(out / "bars"))
     elif engine == "spark_pipeline":
         from spark_jobs.finance.adapters import read_parquet
-        from spark_jobs.finance.transforms import build_gold, classify_ticks, split_silver_quarantine, to_raw
+        from spark_jobs.finance.transforms import (
+            build_gold,
+            mark_outliers,
+            prepare_ticks,
+            split_silver_quarantine,
+            to_raw,
+        )
 
         landed = None
         for f in _files(landing):  # as the raw job does: one Parquet file at a time, unioned
             part = read_parquet(spark, [f])
             landed = part if landed is None else landed.unionByName(part)
         raw = to_raw(landed, DAY, "bench", dt.datetime(2024, 1, 2, 22, tzinfo=dt.UTC))
-        classified = classify_ticks(raw, session, cache=True).persist(StorageLevel.DISK_ONLY)
+        prepared = prepare_ticks(raw, session).persist(StorageLevel.DISK_ONLY)  # as the silver job does
+        classified = mark_outliers(prepared, k=8.0, window_minutes=5, min_rel_mad=0.0005).persist(
+            StorageLevel.DISK_ONLY)
         silver, quarantine = split_silver_quarantine(classified, DAY, "bench")
         silver.write.parquet(str(out / "silver"))
         quarantine.write.parquet(str(out / "quarantine"))
         classified.unpersist()
+        prepared.unpersist()
         build_gold(spark.read.parquet(str(out / "silver")), session).write.parquet(str(out / "gold"))
     else:
         raise SystemExit(f"unknown engine {engine}")
     elapsed = time.perf_counter() - start
     spark.stop()
-    return elapsed
+    return {"seconds": elapsed}
 
 
 def _tree_rss(proc: Any) -> int:
@@ -181,8 +232,8 @@ def measure(engine: str, landing: Path, workdir: Path, driver_memory: str, timeo
     shutil.rmtree(out, ignore_errors=True)
     if child.returncode != 0:
         return {"engine": engine, "error": (stderr.strip().splitlines() or ["failed"])[-1][:300]}
-    seconds = float(stdout.strip().splitlines()[-1])
-    return {"engine": engine, "seconds": round(seconds, 2), "peak_rss_mib": round(peak / 2**20)}
+    result = json.loads(stdout.strip().splitlines()[-1])
+    return {"engine": engine, **result, "seconds": round(result["seconds"], 2), "peak_rss_mib": round(peak / 2**20)}
 
 
 def main() -> None:
@@ -199,7 +250,7 @@ def main() -> None:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(worker(args.worker, Path(args.landing), Path(args.out), args.driver_memory))
+        print(json.dumps(worker(args.worker, Path(args.landing), Path(args.out), args.driver_memory)))
         return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -219,6 +270,8 @@ def main() -> None:
             runs[engine] = result
             print(json.dumps({"ticks": size, **result}), flush=True)
         ratios = {}
+        if "seconds" in runs.get("medallion", {}) and "seconds" in runs.get("iceberg_floor", {}):
+            ratios["medallion_over_floor"] = round(runs["medallion"]["seconds"] / runs["iceberg_floor"]["seconds"], 2)
         if "seconds" in runs.get("spark_pipeline", {}) and "seconds" in runs.get("spark_io", {}):
             ratios["pipeline_over_io_floor"] = round(runs["spark_pipeline"]["seconds"] / runs["spark_io"]["seconds"], 2)
         if "seconds" in runs.get("spark_sql", {}) and "seconds" in runs.get("duckdb_sql", {}):
@@ -230,6 +283,9 @@ def main() -> None:
         if not args.keep_data:
             shutil.rmtree(landing, ignore_errors=True)
     print(json.dumps(results, indent=2))
+    for result in results:
+        if "medallion_over_floor" in result["ratios"]:
+            print(f"ticks={result['ticks']} ratio_to_floor={result['ratios']['medallion_over_floor']}")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,8 @@ def write_for_date(
         .option(f"snapshot-property.{SCOPE_PROPERTY}", json.dumps(scope, sort_keys=True, default=str))
         .option("isolation-level", "serializable")
     )
+    if spec.write_distribution is not None:
+        writer = writer.option("distribution-mode", spec.write_distribution)
     if base is not None:
         writer = writer.option("validate-from-snapshot-id", str(base))
     faults.point("write.before_commit")

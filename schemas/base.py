@@ -42,6 +42,11 @@ class TableSpec:
     # Column whose value is the job's logical date: a rerun replaces exactly the rows with that value.
     logical_date_column: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
+    # How a write spreads rows over tasks (Iceberg's distribution-mode, set per write so existing tables
+    # follow the declaration). None: Iceberg's default (range for a sorted table: a sampling pass and a
+    # shuffle, balanced sorted files); "hash": one shuffle by partition, no sampling (small tables);
+    # "none": no shuffle (rows already arrive in the sort order; each task still sorts locally).
+    write_distribution: str | None = None
 
     @property
     def namespace(self) -> str:

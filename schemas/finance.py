@@ -44,6 +44,8 @@ RAW_TICKS = TableSpec(
     partition_by=(identity("trade_date"),),
     sort_by=("source_file", "record_id"),
     logical_date_column="trade_date",
+    # Landing order is already (source_file, record_id): no shuffle or sampling pass.
+    write_distribution="none",
 )
 
 SILVER_TICKS = TableSpec(
@@ -119,6 +121,7 @@ GOLD_OHLCV_1M = TableSpec(
     partition_by=(identity("trade_date"),),
     sort_by=("symbol", "minute_ts"),
     logical_date_column="trade_date",
+    write_distribution="hash",  # symbols x session minutes per date: one file, no sampling pass
 )
 
 TABLES = (RAW_TICKS, SILVER_TICKS, QUARANTINE_TICKS, GOLD_OHLCV_1M)

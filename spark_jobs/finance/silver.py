@@ -10,7 +10,7 @@ from lakehouse.publish import stage_for_date
 from lakehouse.read import read_for_date
 from schemas.finance import QUARANTINE_TICKS, RAW_TICKS, SILVER_TICKS
 from spark_jobs.finance.session import session_for
-from spark_jobs.finance.transforms import classify_ticks, split_silver_quarantine
+from spark_jobs.finance.transforms import mark_outliers, prepare_ticks, split_silver_quarantine
 
 
 def main(ctx: JobContext) -> dict[str, Any]:
@@ -22,8 +22,12 @@ def main(ctx: JobContext) -> dict[str, Any]:
     fin = ctx.settings.finance
     session = session_for(ctx.logical_date, fin.exchange_timezone, fin.session_open, fin.session_close)
     raw = read_for_date(ctx.spark, ctx.settings, RAW_TICKS, ctx.logical_date)
-    classified = classify_ticks(raw, session, k=fin.outlier_mad_k, window_minutes=fin.outlier_window_minutes,
-                                min_rel_mad=fin.outlier_min_rel_mad, cache=True).persist(StorageLevel.DISK_ONLY)
+    # Disk only: the outlier rule reads the prepared rows three times and the writes read the verdicts
+    # twice; pulling a large cached block back into memory ran a 2 GiB driver out of heap at 20M ticks.
+    # Both caches are released before the job returns (in-process tasks share one long-lived session).
+    prepared = prepare_ticks(raw, session).persist(StorageLevel.DISK_ONLY)
+    classified = mark_outliers(prepared, k=fin.outlier_mad_k, window_minutes=fin.outlier_window_minutes,
+                               min_rel_mad=fin.outlier_min_rel_mad).persist(StorageLevel.DISK_ONLY)
     try:
         counts = {r["reason"] or "silver": r["n"] for r in classified.groupBy("reason").agg(
             F.count(F.lit(1)).alias("n")).collect()}
@@ -36,6 +40,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
                                            logical_date=ctx.logical_date, run_id=ctx.run_id)
     finally:
         classified.unpersist()
+        prepared.unpersist()
     return {"logical_date": ctx.logical_date, "raw_rows": sum(counts.values()), "silver_rows": counts.get("silver", 0),
             "quarantined": {k: v for k, v in sorted(counts.items()) if k != "silver"},
             "branch": staged_silver.branch, "staged": [staged_silver.table, staged_quarantine.table]}

@@ -170,20 +170,19 @@ def mark_outliers(df: DataFrame, *, k: float, window_minutes: int, min_rel_mad: 
             .drop("minute", "ref_price", "ref_mad"))
 
 
+def prepare_ticks(raw: DataFrame, session: Session) -> DataFrame:
+    """Every row rule but the outlier rule: typing, session filter and duplicates (one shuffle)."""
+    return mark_duplicates(filter_session(type_ticks(raw), session))
+
+
 def classify_ticks(raw: DataFrame, session: Session, *, k: float = 8.0, window_minutes: int = 5,
-                   min_rel_mad: float = 0.0005, cache: bool = False) -> DataFrame:
+                   min_rel_mad: float = 0.0005) -> DataFrame:
     """Raw rows with typed columns and a reason code for every rejected row (null = goes to silver).
 
-    The outlier rule reads the typed rows three times (medians, MADs, flags); ``cache=True`` keeps
-    them on local disk in between instead of re-reading and re-parsing the source (jobs use it).
-    Disk only: pulling a large cached block back into memory ran a 2 GiB driver out of heap at 20M ticks.
+    The outlier rule reads the prepared rows three times (medians, MADs, flags); jobs persist
+    :func:`prepare_ticks` themselves and call :func:`mark_outliers` on it, so they can release it.
     """
-    from pyspark import StorageLevel
-
-    typed = mark_duplicates(filter_session(type_ticks(raw), session))
-    if cache:
-        typed = typed.persist(StorageLevel.DISK_ONLY)
-    return mark_outliers(typed, k=k, window_minutes=window_minutes, min_rel_mad=min_rel_mad)
+    return mark_outliers(prepare_ticks(raw, session), k=k, window_minutes=window_minutes, min_rel_mad=min_rel_mad)
 
 
 def split_silver_quarantine(classified: DataFrame, trade_date: dt.date, run_id: str) -> tuple[DataFrame, DataFrame]:

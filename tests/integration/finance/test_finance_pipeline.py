@@ -143,3 +143,14 @@ def test_a_day_without_landing_files_fails_with_one_line(spark, local_settings, 
     err = _error_lines(capsys.readouterr().err)
     assert len(err) == 1 and "no landing files for finance ticks on 2023-09-07" in err[0]
     assert current_snapshot_id(spark, local_settings.table_name("raw.ticks")) == before
+
+
+def test_silver_releases_what_it_caches(spark, local_settings) -> None:
+    """In-process tasks share one long-lived session: a job's caches must not outlive it."""
+    day = dt.date(2024, 4, 9)  # no other test of this module writes this date
+    generator.generate_landing(local_settings, day, symbols=2, ticks=600, seed=8)
+    _job(raw_job, local_settings, spark, day, "cache-check")
+    cached_before = spark.sparkContext._jsc.getPersistentRDDs().size()
+    summary = _job(silver_job, local_settings, spark, day, "cache-check")
+    assert summary["silver_rows"] > 0 and summary["quarantined"]
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached_before

@@ -47,7 +47,7 @@ def test_landing_round_trip_accounts_for_every_injected_defect(spark, settings) 
     raw = to_raw(landed.df, DAY, "r1", INGESTED)
     session = session_for(DAY, "America/New_York", "09:30", "16:00")
     # one pass: every raw row with its verdict (null reason = silver)
-    rows = classify_ticks(raw, session, cache=True).select("record_id", "reason", "symbol", "exchange").collect()
+    rows = classify_ticks(raw, session).select("record_id", "reason", "symbol", "exchange").collect()
     assert len(rows) == manifest["rows"] and len({r["record_id"] for r in rows}) == manifest["rows"]
     reasons = collections.Counter(r["reason"] for r in rows if r["reason"])
     expected = {k: v for k, v in manifest["defects"].items() if k != "out_of_order" and v}
@@ -72,7 +72,7 @@ def test_bad_files_become_marker_rows_and_keepable_rows_are_kept(spark, settings
     assert sorted(landed.summary()["problem_files"].values()) == ["empty", "empty", "unreadable"]
     raw = to_raw(landed.df, DAY, "r1", INGESTED)
     session = session_for(DAY, "America/New_York", "09:30", "16:00")
-    classified = classify_ticks(raw, session, cache=True)
+    classified = classify_ticks(raw, session)
     reasons = collections.Counter(r["reason"] for r in classified.select("reason").collect())
     assert reasons == {None: 200, "empty_file": 2, "unreadable_file": 1}
 
