@@ -68,7 +68,13 @@ def load_suite(suite_name: str) -> Any:
 
 
 def validate(df: DataFrame, suite_name: str, expectations: list[dict[str, Any]]) -> dict[str, Any]:
-    """Run the expectations on ``df`` with an ephemeral GX context; return GX's result as a dict."""
+    """Run the expectations on ``df`` with an ephemeral GX context; return GX's result as a dict.
+
+    Two passes, the second only on failure: the verdicts alone (``BOOLEAN_ONLY``) skip the metrics
+    that only describe a result (unexpected-value samples, which cost each uniqueness check a second
+    full shuffle: 2.6x faster on 5M silver ticks), and a failing suite is validated again with GX's
+    default ``SUMMARY`` format, so a failure's report has observed values and unexpected samples.
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -85,7 +91,8 @@ def validate(df: DataFrame, suite_name: str, expectations: list[dict[str, Any]])
         [ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta")) for e in expectations]
     )
     batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
-    return batch.validate(suite).to_json_dict()
+    verdicts = batch.validate(suite, result_format="BOOLEAN_ONLY")
+    return (verdicts if verdicts.success else batch.validate(suite)).to_json_dict()
 
 
 def report_uri(settings: LakehouseSettings, suite_name: str, logical_date: dt.date, run_id: str) -> str:

@@ -59,9 +59,14 @@ def test_bad_batch_is_never_published_and_the_report_is_kept(spark, lake) -> Non
     with fs.open_input_stream(path) as handle:
         report = json.loads(handle.read())
     assert report["success"] is False and report["failed"] == ["expect_column_values_to_be_between(value)"]
+    # Gates decide on verdicts alone, then explain a failure: its report has the observed details.
+    failing = [r for r in report["gx_result"]["results"] if not r["success"]]
+    assert failing[0]["result"]["unexpected_count"] == 1
+    assert failing[0]["result"]["partial_unexpected_list"] == [1e6]
     with fs.open_input_stream(path.removesuffix(".json") + ".html") as handle:
         page = handle.read().decode()
     assert "smoke_events: FAILED" in page and "expect_column_values_to_be_between(value)" in page
+    assert "unexpected_count" in page
 
 
 def test_restaging_a_run_starts_again_from_main(spark, lake) -> None:
