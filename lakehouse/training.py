@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -100,6 +101,15 @@ def candidate_dir(run: RunContext, model_name: str) -> str:
                         storage.safe_segment(run.run_id))
 
 
+@contextmanager
+def _candidate_model(run: RunContext, folder: str, impl: Trainer) -> Iterator[Path]:
+    """The candidate's model file, copied from the artifacts store to a local path for the step."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = Path(tmp) / impl.model_file
+        model_path.write_bytes(storage.read_bytes(run.settings, storage.join(folder, impl.model_file)))
+        yield model_path
+
+
 def _trainer(target: str) -> Trainer:
     return call_target(target)  # type: ignore[return-value]
 
@@ -162,9 +172,7 @@ def evaluate_step(run: RunContext, trainer: str) -> dict[str, Any]:
     rows = impl.load(run, candidate["snapshots"])
     if asdict(fingerprint(rows)) != candidate["training_set"]:
         raise LakehouseError(f"the rows of {candidate['snapshots']} changed since fit: rerun the fit step")
-    with tempfile.TemporaryDirectory() as tmp:
-        model_path = Path(tmp) / impl.model_file
-        model_path.write_bytes(storage.read_bytes(run.settings, storage.join(folder, impl.model_file)))
+    with _candidate_model(run, folder, impl) as model_path:
         evaluation = impl.evaluate(run, rows, model_path, candidate["params"])
     report = {"metrics": evaluation.metrics,
               "comparisons": [asdict(c) | {"won": c.won} for c in evaluation.comparisons],
@@ -185,9 +193,7 @@ def register_step(run: RunContext, trainer: str) -> dict[str, Any]:
     folder = candidate_dir(run, impl.model_name(run))
     candidate = _read_json(run, storage.join(folder, "candidate.json"), "candidate model")
     evaluation = _read_json(run, storage.join(folder, "evaluation.json"), "evaluation")
-    with tempfile.TemporaryDirectory() as tmp:
-        model_path = Path(tmp) / impl.model_file
-        model_path.write_bytes(storage.read_bytes(run.settings, storage.join(folder, impl.model_file)))
+    with _candidate_model(run, folder, impl) as model_path:
         artifact = register_model(
             run.settings, model_name=candidate["model_name"], model_version=run.run_id, logical_date=run.logical_date,
             framework=impl.framework, artifact_path=model_path, metrics=evaluation["metrics"],
