@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # System packages the lakehouse needs on Debian: Java 17 for Spark, the JDBC drivers' Debian
-# packages (the jar cache copies them from there) and the sqlite JNI library they load.
+# packages (the jar cache copies them from there) and the sqlite JNI library they load; headless
+# Chromium for the browser tests of the Airflow UI and the reports (Playwright drives it, no download).
 set -euo pipefail
 need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 [ -f /usr/share/java/xerial-sqlite-jdbc.jar ] || need+=(libxerial-sqlite-jdbc-java)
 [ -f /usr/share/java/postgresql.jar ] || need+=(libpostgresql-jdbc-java)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
