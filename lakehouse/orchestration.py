@@ -85,7 +85,11 @@ def _submit_operator_class() -> type:
         sets no environment variable, and no secret ever reaches a rendered field or the serialized DAG.
         """
 
-        def execute(self, context: Any) -> None:
+        def __init__(self, *, publishes: list[str] | None = None, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.publishes = list(publishes or [])
+
+        def execute(self, context: Any) -> Any:
             from lakehouse.spark import spark_conf
 
             settings = get_settings()
@@ -103,13 +107,17 @@ def _submit_operator_class() -> type:
                 if f"Error code is: {DATA_QUALITY_EXIT}." in str(exc):  # the same rows would fail again
                     raise AirflowFailException(f"{self.task_id}: quality gate failed; nothing published") from exc
                 raise
+            # The job ran in another process: what it published is read back from the tables themselves.
+            return announce_published(context, settings, self.publishes) if self.publishes else None
 
     LakehouseSparkSubmitOperator.__qualname__ = "LakehouseSparkSubmitOperator"
     return LakehouseSparkSubmitOperator
 
 
-def run_job_in_process(module: str, argv: list[str]) -> dict[str, Any]:
-    """Run a job module's ``main`` in this process (Airflow ``in_process`` mode)."""
+def run_job_in_process(module: str, argv: list[str], publishes: list[str] | None = None,
+                       **context: Any) -> dict[str, Any]:
+    """Run a job module's ``main`` in this process (Airflow ``in_process`` mode); a gate (``publishes``)
+    also announces what it published (:func:`announce_published`)."""
     import importlib
 
     from airflow.sdk.exceptions import AirflowFailException
@@ -119,29 +127,64 @@ def run_job_in_process(module: str, argv: list[str]) -> dict[str, Any]:
 
     job = importlib.import_module(module)
     try:
-        return run_job(job.main, app_name=module.rsplit(".", 1)[-1], argv=argv)
+        summary = run_job(job.main, app_name=module.rsplit(".", 1)[-1], argv=argv)
     except SystemExit as exc:
         if exc.code == DATA_QUALITY_EXIT:  # the same rows would fail again: no retry
             raise AirflowFailException(f"{module}: quality gate failed (see the error line above)") from None
         raise
+    if publishes:
+        summary = {**summary, **announce_published(context, get_settings(), publishes)}
+    return summary
+
+
+def table_asset(settings: LakehouseSettings, identifier: str) -> Any:
+    """The Airflow Asset of a lakehouse table: one per table, named by its Spark name, with an
+    OpenLineage-style URI ``iceberg://<catalog>/<namespace>/<table>``."""
+    from airflow.sdk import Asset
+
+    namespace, _, table = identifier.rpartition(".")
+    return Asset(name=settings.table_name(identifier), uri=f"iceberg://{settings.catalog.name}/{namespace}/{table}")
+
+
+def announce_published(context: Any, settings: LakehouseSettings, tables: list[str]) -> dict[str, Any]:
+    """After a gate: the snapshot this run published on each table, as the ``extra`` of the table's
+    Asset event (snapshot id, logical date, run id) and as the returned XCom ``{"published": ...}``.
+
+    The ids are read from the tables (main's ancestry, by the run id in the snapshot summary), the same
+    way for both task modes and for a retried gate; downstream training pins exactly these snapshots.
+    """
+    from lakehouse.registry import published_snapshot_id
+
+    run_id, logical_date = context["run_id"], context["ds"]
+    published: dict[str, int | None] = {}
+    for table in tables:
+        snapshot = published_snapshot_id(settings, table, run_id)
+        published[table] = snapshot
+        context["outlet_events"][table_asset(settings, table)].extra = {
+            "table": table, "snapshot_id": snapshot, "logical_date": logical_date, "run_id": run_id}
+    return {"published": published}
 
 
 def spark_job(task_id: str, module: str, *, args: list[str] | None = None, doc_md: str | None = None,
-              settings: LakehouseSettings | None = None, **kwargs: Any) -> Any:
+              settings: LakehouseSettings | None = None, publishes: list[str] | None = None, **kwargs: Any) -> Any:
     """A task running the Spark job ``module`` for the run's logical date and run id.
 
     ``settings.airflow.spark_task_mode`` picks a SparkSubmitOperator (default) or an in-process
-    PythonOperator; both pass the same ``--logical-date/--run-id`` arguments to the job.
+    PythonOperator; both pass the same ``--logical-date/--run-id`` arguments to the job. A gate names the
+    tables it ``publishes``: they are the task's outlets (one Asset per table), and its Asset events
+    carry the published snapshot ids.
     """
     settings = settings or get_settings()
     job_path(module)  # fail at parse time if the job file is missing
+    if publishes:
+        kwargs["outlets"] = [table_asset(settings, table) for table in publishes]
     if settings.airflow.spark_task_mode == "in_process":
         from airflow.providers.standard.operators.python import PythonOperator
 
         return PythonOperator(
             task_id=task_id,
             python_callable=run_job_in_process,
-            op_kwargs={"module": module, "argv": [*JOB_ARGS, *(args or [])]},
+            op_kwargs={"module": module, "argv": [*JOB_ARGS, *(args or [])], "publishes": list(publishes or [])},
             doc_md=doc_md,
             **kwargs,
         )
@@ -152,6 +195,7 @@ def spark_job(task_id: str, module: str, *, args: list[str] | None = None, doc_m
         conn_id=settings.airflow.spark_conn_id,
         name=f"lakehouse-{task_id}",
         doc_md=doc_md,
+        publishes=publishes,
         **kwargs,
     )
 
@@ -162,7 +206,8 @@ def gate(task_id: str, *, table: str, suite: str, publish: list[str] | None = No
     options = ["--option", f"table={table}", "--option", f"suite={suite}"]
     options += ["--option", f"publish={','.join(publish or [table])}"]
     doc = doc_md or f"Quality gate `{suite}` on the staged rows of `{table}`; publishes {publish or [table]}."
-    return spark_job(task_id, "spark_jobs.gate", args=options, doc_md=doc, settings=settings, **kwargs)
+    return spark_job(task_id, "spark_jobs.gate", args=options, doc_md=doc, settings=settings,
+                     publishes=list(publish or [table]), **kwargs)
 
 
 # ---- DAGs from declarations --------------------------------------------------------------------------
@@ -174,13 +219,28 @@ def run_call(target: str, upstream_ids: list[str], arguments: dict[str, str] | N
     """Airflow entry of a declared :class:`lakehouse.pipeline.Call` step (runs in the worker)."""
     from lakehouse.pipeline import RunContext, call_target
 
-    upstream = {}
+    upstream: dict[str, Any] = {}
     if upstream_ids:
         pulled = context["ti"].xcom_pull(task_ids=upstream_ids)
         upstream = dict(zip(upstream_ids, pulled, strict=False)) if isinstance(pulled, list) else {}
+    handed_over = _published_by_triggering_assets(context)
+    if handed_over:  # a run started by Asset events: train on the snapshots those events name
+        upstream["triggering_asset_events"] = {"published": handed_over}
     run = RunContext(settings=get_settings(), logical_date=dt.date.fromisoformat(context["ds"]),
                      run_id=context["run_id"], params=dict(context.get("params") or {}), upstream=upstream)
     return xcom_safe(call_target(target)(run, **(arguments or {})))
+
+
+def _published_by_triggering_assets(context: Any) -> dict[str, int]:
+    """Table -> snapshot id from the Asset events that triggered this run (the newest per table)."""
+    found: dict[str, int] = {}
+    events = context.get("triggering_asset_events") or {}
+    for asset_events in events.values():
+        for event in asset_events:
+            extra = getattr(event, "extra", None) or {}
+            if extra.get("table") and extra.get("snapshot_id") is not None:
+                found[str(extra["table"])] = int(extra["snapshot_id"])
+    return found
 
 
 def xcom_safe(value: Any) -> Any:
@@ -241,7 +301,7 @@ def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
                                    f"publishes {', '.join(f'`{t}`' for t in plan.publishes)} together.")
                 task = spark_job(step.task_id, "spark_jobs.gate",
                                  args=_option_args({**plan.options(step.suite), **step.options}), doc_md=doc,
-                                 settings=settings)
+                                 settings=settings, publishes=list(plan.publishes))
             elif isinstance(step, Call):
                 pod = step.kubernetes(settings) if step.kubernetes is not None else None
                 task = _pod_task(step, pod) if pod is not None else _call_task(step, list(done))

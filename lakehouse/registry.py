@@ -155,6 +155,21 @@ def current_snapshot_id(settings: LakehouseSettings, identifier: str) -> int | N
     return snapshot.snapshot_id if snapshot else None
 
 
+def published_snapshot_id(settings: LakehouseSettings, identifier: str, run_id: str) -> int | None:
+    """The snapshot run ``run_id`` published on ``main``: the newest of main's ancestors whose summary
+    carries that run id (None when the run published nothing there). Later publishes by other runs do
+    not change the answer, which is what lets training read exactly what its own gate validated."""
+    from pyiceberg.table.snapshots import ancestors_of
+
+    from lakehouse.write import RUN_ID_PROPERTY
+
+    table = load_catalog(settings).load_table(identifier)
+    for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
+        if snapshot.summary is not None and snapshot.summary.get(RUN_ID_PROPERTY) == run_id:
+            return snapshot.snapshot_id
+    return None
+
+
 def read_table_snapshot(
     settings: LakehouseSettings,
     identifier: str,

@@ -20,6 +20,7 @@ Each step can be retried on its own: it only reads what the step before it kept.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ from lakehouse.pipeline import RunContext, call_target
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+log = logging.getLogger("lakehouse.training")
 
 
 class ModelRejected(LakehouseError):
@@ -126,19 +129,40 @@ def _read_json(run: RunContext, uri: str, what: str) -> dict[str, Any]:
 
 
 def pin_snapshots(run: RunContext, tables: tuple[str, ...]) -> dict[str, int]:
-    """The snapshot ids training reads: ``params["snapshots"]`` when the run names them, else ``main`` now."""
+    """The snapshot ids training reads, in this order of precedence:
+
+    1. ``params["snapshots"]`` when the run names them (a reproduction, a backfill on a chosen state);
+    2. the snapshot this run's own gate published (its summary's ``published``, handed over as XCom, or
+       the ``extra`` of the triggering Asset event), so a later publish by another run never changes
+       what a run trains on;
+    3. ``main`` now, only for a run that published nothing itself (training on its own).
+    """
     from lakehouse.registry import current_snapshot_id
 
     given = run.params.get("snapshots") or {}
     if isinstance(given, str):
         given = json.loads(given)
+    handed_over = published_by_upstream(run)
     pinned = {}
     for table in tables:
-        snapshot = given.get(table) or current_snapshot_id(run.settings, table)
+        snapshot = given.get(table) or handed_over.get(table)
+        if snapshot is None:
+            snapshot = current_snapshot_id(run.settings, table)
+            log.info("%s: no snapshot handed over by this run; pinning main's current snapshot %s", table, snapshot)
         if snapshot is None:
             raise LakehouseError(f"{table} has no published snapshot: run the pipeline and its gates first")
         pinned[table] = int(snapshot)
     return pinned
+
+
+def published_by_upstream(run: RunContext) -> dict[str, int]:
+    """Table -> snapshot id published by the steps before this one (gate summaries and Asset events)."""
+    found: dict[str, int] = {}
+    for summary in run.upstream.values():
+        published = summary.get("published") if isinstance(summary, Mapping) else None
+        if isinstance(published, Mapping):
+            found.update({str(t): int(s) for t, s in published.items() if s is not None})
+    return found
 
 
 def fit_step(run: RunContext, trainer: str) -> dict[str, Any]:

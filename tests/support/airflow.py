@@ -76,3 +76,26 @@ def task_states(dag_run: Any) -> dict[str, str]:
             TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id
         )
         return {ti.task_id: str(ti.state) for ti in tis}
+
+
+def xcom_value(dag_run: Any, task_id: str) -> Any:
+    """The return value a task of a finished DagRun pushed (None if it pushed none)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.query(XComModel).filter(
+            XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id,
+            XComModel.task_id == task_id, XComModel.key == "return_value").one_or_none()
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+def asset_events(dag_run: Any) -> dict[str, dict[str, Any]]:
+    """Asset URI -> extra of the Asset events a finished DagRun emitted."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(AssetModel.uri, AssetEvent.extra).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+        rows = rows.filter(AssetEvent.source_dag_id == dag_run.dag_id, AssetEvent.source_run_id == dag_run.run_id)
+        return {uri: dict(extra or {}) for uri, extra in rows}
