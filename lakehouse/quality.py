@@ -3,6 +3,11 @@
 A suite lives in ``expectations/<suite_name>.py`` and exposes ``build(ctx: GateContext) -> list[dict]``
 returning expectation configurations (``{"type": "expect_...", "kwargs": {...}}``). Suites are
 functions of the run so reconciliation counts can be computed from other tables.
+
+Every gate stores its result as JSON (:func:`report_uri`; GX's own ``ExpectationSuiteValidationResult``
+under ``gx_result``) and adds it to Great Expectations' Data Docs site at ``{artifacts}/data_docs/``
+(:func:`data_docs_index_uri`; see :mod:`lakehouse.data_docs`). A failing gate raises one line that says in
+words what each failed expectation found against what it allows (:mod:`lakehouse.quality_messages`).
 """
 
 from __future__ import annotations
@@ -10,17 +15,23 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import logging
 import os
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lakehouse import storage
+from lakehouse import data_docs, storage
 from lakehouse.errors import DataQualityError, LakehouseError
+from lakehouse.quality_messages import describe, expectation_id
 from lakehouse.settings import LakehouseSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger("lakehouse.quality")
+_SHOWN_PROBLEMS = 5  # failures named in the one-line message (all are in the report)
 
 
 @dataclass
@@ -51,8 +62,10 @@ class GateResult:
     suite: str
     success: bool
     evaluated: int
-    failed: list[str]
-    report_uri: str
+    failed: list[str]  # expectation ids, e.g. expect_column_values_to_not_be_null(global_active_power)
+    report_uri: str  # the result JSON
+    problems: list[str] = field(default_factory=list)  # each failure in words (lakehouse.quality_messages)
+    data_docs_uri: str | None = None  # the Data Docs page of this validation
 
 
 def load_suite(suite_name: str) -> Any:
@@ -98,58 +111,58 @@ def validate(df: DataFrame, suite_name: str, expectations: list[dict[str, Any]])
 def report_uri(settings: LakehouseSettings, suite_name: str, logical_date: dt.date, run_id: str) -> str:
     """Where a validation result is kept: {artifacts}/validations/<suite>/<date>/<run>.json."""
     safe_run = storage.safe_segment(run_id)
-    return storage.join(storage.to_uri(settings.artifacts), "validations", suite_name,
-                        logical_date.isoformat(), f"{safe_run}.json")
+    return storage.join(reports_root(settings), suite_name, logical_date.isoformat(), f"{safe_run}.json")
+
+
+def reports_root(settings: LakehouseSettings) -> str:
+    """The store of every gate's result JSON: {artifacts}/validations (also the source of Data Docs)."""
+    return storage.join(storage.to_uri(settings.artifacts), "validations")
+
+
+def data_docs_index_uri(settings: LakehouseSettings) -> str:
+    """The Great Expectations Data Docs index of every suite and run: {artifacts}/data_docs/index.html."""
+    return data_docs.data_docs_index_uri(settings)
 
 
 def run_gate(df: DataFrame, ctx: GateContext, suite_name: str, expectations: list[dict[str, Any]]) -> GateResult:
-    """Validate ``df``, store the result JSON, and raise DataQualityError if any expectation failed."""
+    """Validate ``df``, store the result JSON, add it to the Data Docs site, and raise DataQualityError
+    (one line naming each failure in words, the observed value against what was allowed) if any
+    expectation failed.
+
+    The JSON at :func:`report_uri` has ``suite``, ``logical_date``, ``run_id``, ``success``, ``failed``
+    (expectation ids), ``problems`` (the same failures in words), ``validated_at``, ``data_docs`` (the
+    validation's Data Docs page) and ``gx_result`` (GX's ``ExpectationSuiteValidationResult``, the
+    store Data Docs are rendered from).
+    """
+    validated = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
     result = validate(df, suite_name, expectations)
-    failed = [
-        _describe(r["expectation_config"]) for r in result.get("results", []) if not r.get("success", False)
-    ]
+    validation_s = time.perf_counter() - started
+    failures = [r for r in result.get("results", []) if not r.get("success", False)]
+    failed = [expectation_id(r.get("expectation_config", {})) for r in failures]
+    problems = [describe(r) for r in failures]
     uri = report_uri(ctx.settings, suite_name, ctx.logical_date, ctx.run_id)
     document = {"suite": suite_name, "logical_date": ctx.logical_date.isoformat(), "run_id": ctx.run_id,
-                "success": bool(result.get("success")), "failed": failed, "gx_result": result}
+                "success": bool(result.get("success")), "failed": failed, "problems": problems,
+                "validated_at": validated.isoformat(), "gx_result": result}
+    page = data_docs.page_uri(ctx.settings, document)
+    document["data_docs"] = page
     storage.write_bytes(ctx.settings, uri, json.dumps(document, indent=2, default=str).encode())
-    storage.write_bytes(ctx.settings, uri.removesuffix(".json") + ".html", render_html(document).encode())
-    gate = GateResult(suite_name, not failed, len(result.get("results", [])), failed, uri)
+    started = time.perf_counter()
+    try:
+        data_docs.update(ctx.settings, reports_root(ctx.settings), document, expectations)
+    except Exception as exc:  # the verdict and its JSON stand; the pages follow with the next gate
+        log.warning("data docs not updated for %s (%s: %s); the report is %s", suite_name,
+                    type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "", uri)
+    log.info("quality gate %s for %s: %s; validation %.2f s, report and data docs %.2f s", suite_name,
+             ctx.logical_date, f"{len(failures)} failed" if failures else "passed", validation_s,
+             time.perf_counter() - started)
+    gate = GateResult(suite_name, not failed, len(result.get("results", [])), failed, uri, problems, page)
     if failed:
+        shown = " | ".join(problems[:_SHOWN_PROBLEMS])
+        more = f" | and {len(problems) - _SHOWN_PROBLEMS} more" if len(problems) > _SHOWN_PROBLEMS else ""
         raise DataQualityError(
             f"quality gate {suite_name} failed for {ctx.logical_date}: {len(failed)} of {gate.evaluated} "
-            f"expectations failed ({'; '.join(failed[:5])}); nothing published; report: {uri}"
+            f"expectations failed: {shown}{more}; nothing published; report: {page} (JSON: {uri})"
         )
     return gate
-
-
-def render_html(document: dict[str, Any]) -> str:
-    """A self-contained, human-readable page of one validation result."""
-    from html import escape
-
-    rows = []
-    for result in document["gx_result"].get("results", []):
-        config = result.get("expectation_config", {})
-        observed = result.get("result", {})
-        shown = {k: observed[k] for k in ("observed_value", "unexpected_count", "unexpected_percent",
-                                            "partial_unexpected_list") if k in observed}
-        ok = result.get("success", False)
-        rows.append(
-            f"<tr class={'ok' if ok else 'fail'}><td>{'pass' if ok else 'FAIL'}</td>"
-            f"<td>{escape(_describe(config))}</td><td><code>{escape(json.dumps(config.get('kwargs', {}), default=str))}"
-            f"</code></td><td><code>{escape(json.dumps(shown, default=str))}</code></td></tr>"
-        )
-    status = "passed" if document["success"] else "FAILED"
-    return (
-        "<!doctype html><meta charset=utf-8><title>{title}</title><style>body{{font-family:sans-serif}}"
-        "td{{padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top}}.fail{{background:#fdd}}"
-        ".ok{{background:#efe}}</style><h1>{title}</h1><p>logical date {date}, run <code>{run}</code></p>"
-        "<table><tr><th>result</th><th>expectation</th><th>arguments</th><th>observed</th></tr>{rows}</table>"
-    ).format(title=escape(f"{document['suite']}: {status}"), date=escape(document["logical_date"]),
-             run=escape(document["run_id"]), rows="".join(rows))
-
-
-def _describe(config: dict[str, Any]) -> str:
-    kwargs = config.get("kwargs", {})
-    target = kwargs.get("column") or kwargs.get("column_list") or kwargs.get("column_A") or ""
-    name = config.get("type", "?")
-    return f"{name}({target})" if target else name

@@ -307,6 +307,17 @@ def write_bytes(settings: LakehouseSettings, uri: str, data: bytes) -> None:
         out.write(data)
 
 
+def delete(settings: LakehouseSettings, uri: str) -> None:
+    """Remove the object at ``uri``; nothing happens when it does not exist."""
+    fs, path = filesystem(settings, uri)
+    try:
+        fs.delete_file(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _failure(uri, "delete", exc) from exc
+
+
 def sha256_of(settings: LakehouseSettings, uri: str) -> str:
     """SHA-256 (hex) of the object's stored bytes, read in blocks (bounded memory)."""
     digest = hashlib.sha256()

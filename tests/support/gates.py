@@ -3,19 +3,21 @@
 A gate that rejects a batch must fail its task (after its retries), every task after it must end
 ``upstream_failed``, ``main`` of every table it would have published (and of every table further down,
 the model registry included) must not move, its validation report must be kept and say
-``success: false``, the run's audit branches must stay for inspection, and no model may be registered.
+``success: false`` (its Data Docs page: ``Failed``), the run's audit branches must stay for inspection,
+and no model may be registered.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lakehouse import storage
 from lakehouse.publish import audit_branch
-from lakehouse.quality import report_uri
+from lakehouse.quality import data_docs_index_uri, report_uri
 from lakehouse.settings import LakehouseSettings
 from lakehouse.write import current_snapshot_id
 from schemas.core import MODEL_REGISTRY
@@ -78,11 +80,17 @@ def assert_stopped_at_gate(states: dict[str, str], expected: StoppedRun) -> None
 
 
 def read_report(settings: LakehouseSettings, suite: str, logical_date: dt.date, run_id: str) -> dict[str, Any]:
-    """The kept validation report (JSON) of one gate run; its HTML page must be kept next to it."""
+    """The kept validation report (JSON) of one gate run; its Great Expectations Data Docs page must exist,
+    say whether it failed, and be listed in the Data Docs index."""
     uri = report_uri(settings, suite, logical_date, run_id)
     document = json.loads(storage.read_bytes(settings, uri))
-    html = storage.read_bytes(settings, uri.removesuffix(".json") + ".html").decode()
-    assert f"{suite}: FAILED" in html or document["success"], f"HTML report of {uri} does not say FAILED"
+    page = document["data_docs"]
+    html = storage.read_bytes(settings, page).decode()
+    status = "Succeeded" if document["success"] else "Failed"
+    assert re.search(rf"Status:\s*(<[^>]+>\s*)*{status}", html), f"Data Docs page {page} does not say {status}"
+    index = storage.read_bytes(settings, data_docs_index_uri(settings)).decode()
+    assert page.removeprefix(data_docs_index_uri(settings).removesuffix("index.html")) in index, \
+        f"{page} is not listed in the Data Docs index"
     return document
 
 
