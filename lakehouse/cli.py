@@ -53,6 +53,18 @@ def jars(verify_only: Annotated[bool, typer.Option("--verify-only", help="do not
         typer.echo(f"ok  {path}")
 
 
+@app.command("web-assets")
+@friendly
+def web_assets(verify_only: Annotated[bool, typer.Option("--verify-only", help="do not fetch")] = False) -> None:
+    """Fetch the Data Docs pages' scripts, styles and fonts (jQuery, Bootstrap, ...) from the npm registry
+    into the cache and verify them against infra/web-assets.lock.json (the site then works offline)."""
+    from lakehouse import web_assets as assets
+
+    settings = get_settings()
+    paths = assets.verified_files(settings) if verify_only else assets.provision(settings)
+    typer.echo(f"ok  {len(paths)} web assets in {settings.web_assets.cache_dir}")
+
+
 @app.command()
 @friendly
 def init() -> None:
@@ -85,6 +97,25 @@ def snapshots(table: Annotated[str, typer.Argument(help="namespace.table")], fmt
     history = snapshot_history(get_settings(), table)
     columns = list(history[0]) if history else ["snapshot_id"]
     print_rows(columns, [list(h.values()) for h in history], _check_format(fmt))
+
+
+@app.command()
+@friendly
+def reports(
+    dag: Annotated[str | None, typer.Option("--dag", help="only this DAG's reports")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="only this logical date YYYY-MM-DD")] = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """List the run reports (one HTML page per DAG run under {artifacts}/reports): DAG, date, run, URI."""
+    from lakehouse.reports import list_reports
+
+    try:
+        day = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        raise LakehouseError(f"--date {date!r} is not a date YYYY-MM-DD") from None
+    entries = list_reports(get_settings(), dag, day)
+    print_rows(["dag", "date", "run", "uri"], [[e.dag_id, e.logical_date, e.run, e.uri] for e in entries],
+               _check_format(fmt))
 
 
 @app.command()

@@ -277,7 +277,7 @@ def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
     with DAG(
         dag_id=pipeline.dag_id,
         description=pipeline.description,
-        doc_md=pipeline.doc,
+        doc_md=pipeline.doc.rstrip() + "\n\n" + schedule_doc(schedule, start, pipeline.catchup(settings)),
         schedule=CronTriggerTimetable(schedule.cron, timezone=schedule.timezone) if schedule.cron else None,
         start_date=pendulum.parse(start, tz=schedule.timezone),
         catchup=pipeline.catchup(settings),
@@ -309,6 +309,14 @@ def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
             done.append(step.task_id)
         chain(*tasks)
     return dag
+
+
+def schedule_doc(schedule: Any, start_date: str, catchup: bool) -> str:
+    """The DAG doc's schedule line, from the settings in force (so the UI never shows a stale one)."""
+    if not schedule.cron:
+        return "**Schedule:** manual trigger only (Trigger button, `airflow dags trigger`, or `lakehouse run`)."
+    return (f"**Schedule:** `{schedule.cron}` in {schedule.timezone}, from {start_date}; "
+            f"catch-up {'on: missed intervals since the start date run' if catchup else 'off'}.")
 
 
 def _call_task(step: Any, upstream_ids: list[str]) -> Any:

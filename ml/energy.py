@@ -42,6 +42,7 @@ MODEL_FEATURES = (
 FREQUENCIES = (60, 15)
 BASELINES = {"same_hour_yesterday": "lag_24h", "same_hour_last_week": "lag_168h"}
 # EnergySettings fields that shape training besides the LightGBM parameters (recorded with the model).
+HOLDOUT_SERIES_FILE = "holdout.json"  # beside the candidate: the compared hold-out rows, for the run report
 TRAINING_KNOBS = ("holdout_days", "cv_folds", "num_boost_round", "early_stopping_rounds", "learning_rate",
                   "num_leaves")
 
@@ -171,6 +172,39 @@ def holdout_scores(booster: Any, holdout: pd.DataFrame) -> tuple[dict[str, dict[
     return result, comparable
 
 
+def holdout_series(booster: Any, comparable: pd.DataFrame) -> dict[str, list[Any]]:
+    """The compared hold-out rows as columns (what the scores were computed on): interval start (UTC, ISO),
+    household, local hour, actual kW, the model's prediction and each persistence baseline's."""
+    columns: dict[str, list[Any]] = {
+        "interval_start_utc": [pd.Timestamp(t).isoformat() for t in comparable["interval_start_utc"]],
+        "household_id": [str(h) for h in comparable["household_id"]],
+        "hour": [int(h) for h in comparable["hour"]],
+        "actual": [float(v) for v in comparable["target_kw"]],
+        "model": [float(v) for v in booster.predict(_matrix(comparable))] if len(comparable) else [],
+    }
+    for name, pred in baseline_predictions(comparable).items():
+        columns[name] = [float(v) for v in pred]
+    return columns
+
+
+def holdout_series_uri(run: RunContext) -> str:
+    """``{artifacts}/candidates/<model>/<run>/holdout.json``: the evaluated hold-out series of a run's candidate."""
+    from lakehouse import storage
+    from lakehouse.training import candidate_dir
+
+    return storage.join(candidate_dir(run, run.settings.energy.model_name), HOLDOUT_SERIES_FILE)
+
+
+def keep_holdout_series(run: RunContext, series: dict[str, Any]) -> str:
+    """Store the hold-out series per frequency beside the candidate (read by the run report); returns its URI."""
+    from lakehouse import storage
+
+    uri = holdout_series_uri(run)
+    document = {"model_name": run.settings.energy.model_name, "run_id": run.run_id, "frequencies": series}
+    storage.write_bytes(run.settings, uri, json.dumps(document, sort_keys=True).encode())
+    return uri
+
+
 def beats_baselines(holdout: dict[str, dict[str, float]]) -> bool:
     """True when the model's RMSE and MAE are below those of every baseline."""
     return all(holdout["model"][m] < holdout[b][m] for b in BASELINES for m in ("rmse", "mae"))
@@ -254,11 +288,13 @@ class DemandTrainer:
         frame = rows.to_pandas()
         holdout_report: dict[str, Any] = {}
         comparisons = []
+        series: dict[str, Any] = {}
         for freq in FREQUENCIES:
             _, holdout = holdout_split(frequency_rows(frame, freq), energy.holdout_days)
             booster = lgb.Booster(model_str=candidate["models"][str(freq)])
-            report, _ = holdout_scores(booster, holdout)
+            report, comparable = holdout_scores(booster, holdout)
             holdout_report[str(freq)] = report
+            series[str(freq)] = holdout_series(booster, comparable)
             comparisons += [
                 Comparison(f"{metric}@{freq}min", report["model"][metric], baseline, report[baseline][metric])
                 for baseline in BASELINES for metric in ("rmse", "mae")]
@@ -266,6 +302,8 @@ class DemandTrainer:
                    "cv_best_iterations": {f: m["cv_best_iterations"] for f, m in candidate["metrics"].items()},
                    "rows": {f: m["rows"] for f, m in candidate["metrics"].items()},
                    "feature_importance": candidate["feature_importance"]}
+        if "recorded" not in run.params:  # a training run (not `model reproduce`): keep the series for its report
+            keep_holdout_series(run, series)
         return Evaluation(metrics, comparisons)
 
     def must_beat_baselines(self, run: RunContext) -> bool:

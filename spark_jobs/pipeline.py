@@ -28,7 +28,10 @@ discover tables -> compact small files, expire old snapshots, rewrite manifests 
   (128). All knobs: `LAKEHOUSE_MAINTENANCE__<NAME>` (lakehouse.settings.MaintenanceSettings).
 - One failing table does not stop the others; the task then fails naming it (retried per default_args).
 
-The same steps run by hand: `lakehouse maintain [TABLE ...] [--steps ...]`.
+Inputs: every table in the catalog. Outputs: the same tables, compacted, with old snapshots, manifests
+and orphan files removed (their rows unchanged).
+Rerun: clear the run; every step is idempotent. The same steps run by hand:
+`lakehouse maintain [TABLE ...] [--steps ...]`.
 """,
     schedule=lambda s: Schedule(s.maintenance.schedule_cron),
     start_date="2024-01-01",

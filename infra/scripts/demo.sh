@@ -61,3 +61,11 @@ SELECT model_name, model_version,
              ' vs same hour yesterday ', round(get_json_object(metrics_json, '$.holdout.60.same_hour_yesterday.rmse'), 3))
   END AS headline
 FROM ml.model_registry ORDER BY model_name"
+
+step "run reports (charts per DAG run) and quality-gate Data Docs"
+"$BIN/lakehouse" reports
+echo
+echo "Open a report or the Data Docs index in a browser:"
+echo "  Data Docs:   $("$BIN/python" -c 'from lakehouse.quality import data_docs_index_uri; from lakehouse.settings import get_settings; print(data_docs_index_uri(get_settings()))')"
+echo "  Airflow UI:  make airflow   (then http://127.0.0.1:8280; the login is printed once)"
+echo "  Gold tables: .venv/bin/lakehouse sql \"SELECT * FROM gold.ohlcv_1m LIMIT 10\""

@@ -12,11 +12,12 @@ ENERGY_MONTHLY = Pipeline(
     doc="""Monthly household demand forecasting.
 
 Runs on the meter-reading day (the 1st of the month, `LAKEHOUSE_ENERGY__MONTHLY_CRON`) for the month that
-just ended: ingest -> silver -> gate -> features -> gate -> train -> evaluate -> register -> forecast.
+just ended: ingest -> silver -> gate -> features -> gate -> train -> evaluate -> register -> forecast -> report.
 
 Inputs: `{landing}/energy/<YYYY-MM>/*.txt` in the UCI household power format.
 Outputs: raw/silver/quarantine energy readings, 15-minute and hourly series, gold.energy_features, a
-LightGBM model in ml.model_registry (only if it beats both persistence baselines), gold.energy_forecast.
+LightGBM model in ml.model_registry (only if it beats both persistence baselines), gold.energy_forecast, and a
+run report (`{artifacts}/reports/energy_demand_forecast/<date>/<run>.html`; `lakehouse reports`).
 Rerun a month: clear the DAG run of its 1st (or `lakehouse run energy_demand_forecast --date D`).
 """,
     schedule=lambda s: Schedule(s.energy.monthly_cron),
@@ -40,6 +41,10 @@ Rerun a month: clear the DAG run of its 1st (or `lakehouse run energy_demand_for
                     "snapshot of gold.energy_features; the candidate is kept for evaluate and register."),
         Stage("forecast", "spark_jobs.energy.forecast", writes=("gold.energy_forecast",),
               doc="Day-ahead forecasts (24 hourly, 96 x 15-minute) into gold.energy_forecast."),
+        Call("report", "spark_jobs.energy.report:report_step",
+             doc="Write the run report (one HTML page): hold-out forecast vs actual with both persistence "
+                 "baselines, error by hour of day, hold-out scores and feature importance. Its path is in the "
+                 "task log and the XCom."),
     ),
     tags=("energy",),
 )
@@ -51,6 +56,10 @@ ENERGY_REALTIME = Pipeline(
     doc="""Realtime energy scoring: every 15 minutes (`LAKEHOUSE_ENERGY__REALTIME_CRON`) the newest interval is
 scored with the latest registered model and upserted into gold.energy_forecast (idempotent per interval).
 Skips (not fails) while no model is registered.
+
+Inputs: silver.energy_readings and the latest registered `energy_demand` model.
+Outputs: rows of gold.energy_forecast with `kind = 'realtime'` (one per household and interval).
+Rerun an interval: clear its task instance; the upsert replaces that interval's rows.
 """,
     schedule=lambda s: Schedule(s.energy.realtime_cron),
     start_date="2024-01-01",

@@ -3,7 +3,7 @@ the gate/publish lists are derived from this (lakehouse.pipeline)."""
 
 from __future__ import annotations
 
-from lakehouse.pipeline import Gate, Pipeline, Resources, Schedule, Stage, training_steps
+from lakehouse.pipeline import Call, Gate, Param, Pipeline, Resources, Schedule, Stage, training_steps
 
 FINANCE_TICKS = Pipeline(
     dag_id="finance_tick_processor",
@@ -18,13 +18,15 @@ publishes them, so a bad batch never reaches `main` or the model. Training reads
 snapshot and records it in the model registry.
 
 Inputs: `{landing}/finance/ticks/trade_date=<date>/` (CSV, Parquet, Binance trades CSV).
-Outputs: raw.ticks, silver.ticks, quarantine.ticks, gold.ohlcv_1m, a model in ml.model_registry.
+Outputs: raw.ticks, silver.ticks, quarantine.ticks, gold.ohlcv_1m, a model in ml.model_registry, and a run
+report (`{artifacts}/reports/finance_tick_processor/<date>/<run>.html`; `lakehouse reports`).
 Rerun a date: clear the DAG run (or `lakehouse run finance_tick_processor --date D`); every step
 replaces exactly that date's rows.
 """,
     schedule=lambda s: Schedule(s.finance.schedule_cron, s.finance.exchange_timezone),
     start_date=lambda s: s.finance.start_date,
     catchup=lambda s: s.finance.catchup,
+    params={"report_symbol": Param("", "symbol charted in the run report (empty: the day's most-traded symbol)")},
     steps=(
         Stage("ingest_raw", "spark_jobs.finance.raw", writes=("raw.ticks", "raw.delivered_files"),
               doc="Read the trade date's landing files (CSV, Parquet, Binance CSV) into raw.ticks as delivered; "
@@ -42,6 +44,10 @@ replaces exactly that date's rows.
             "ml.finance:TRAINER", resources=lambda s: Resources(pool=s.finance.training_pool),
             fit_doc="Fit the LightGBM next-bar direction model on the just-published Gold snapshot (time-ordered "
                     "split, no look-ahead); the evaluation compares it with naive persistence on the same split."),
+        Call("report", "spark_jobs.finance.report:report_step",
+             doc="Write the run report (one HTML page): candles of one symbol (`report_symbol`, default the "
+                 "day's most-traded) with SMA/EMA and volume, quarantined ticks by reason, the model vs "
+                 "persistence. Its path is in the task log and the XCom."),
     ),
     tags=("finance",),
 )

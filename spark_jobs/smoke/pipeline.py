@@ -11,7 +11,9 @@ SMOKE = Pipeline(
     doc="""Smoke DAG: one Spark job stages rows on an audit branch, a quality gate publishes them.
 
 The smallest complete example of the pattern every pipeline DAG follows (build -> gate/publish).
-Manual trigger only.
+Inputs: none (the job generates 100 sensor events for the logical date).
+Outputs: raw.smoke_events (the date's rows replaced), a gate report in Data Docs.
+Rerun a date: trigger it again for the same logical date; the rows are replaced, never duplicated.
 """,
     steps=(
         Stage("stage_smoke_events", "spark_jobs.smoke.job", stages=("raw.smoke_events",), options={"stage": "true"},

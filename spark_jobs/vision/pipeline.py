@@ -3,7 +3,7 @@ the gate/publish lists are derived from this (lakehouse.pipeline)."""
 
 from __future__ import annotations
 
-from lakehouse.pipeline import Gate, Param, Pipeline, Pod, Resources, Schedule, Stage, training_steps
+from lakehouse.pipeline import Call, Gate, Param, Pipeline, Pod, Resources, Schedule, Stage, training_steps
 
 DATASET = {"dataset": "{{ params.dataset }}"}
 
@@ -30,7 +30,11 @@ Runs of different datasets may overlap: each owns its dataset's rows of the date
    `settings.vision.train_on_kubernetes`: a one-GPU pod from infra/k8s/vision-train-pod.yaml on the
    cluster of the `settings.vision.k8s_conn_id` connection), evaluates on val/test against the
    majority-class baseline and registers the model with the snapshot id.
+7. **report**: one HTML page per run under `{artifacts}/reports/vision_cnn_classifier/<date>/`
+   (`lakehouse reports`).
 
+Inputs: `{landing}/vision/<dataset>/` (MNIST IDX `*-ubyte[.gz]`, CIFAR-10 python pickles `data_batch_*`).
+Outputs: raw/silver/quarantine.image_manifest, gold.image_training_set, a CNN in ml.model_registry, the run report.
 Rerun a date: clear the DAG run (or `lakehouse run vision_cnn_classifier --date D --param dataset=mnist`).
 """,
     schedule=lambda s: Schedule(s.vision.schedule_cron),
@@ -54,6 +58,10 @@ Rerun a date: clear the DAG run (or `lakehouse run vision_cnn_classifier --date 
             pod_spec="spark_jobs.vision.k8s:training_pod",
             fit_doc="Fit the dataset's CNN on the published Gold snapshot (in-process, or on one GPU in a Kubernetes "
                     "pod from infra/k8s/vision-train-pod.yaml); evaluate and register run on the worker."),
+        Call("report", "spark_jobs.vision.report:report_step",
+             doc="Write the run report (one HTML page): learning curves, per-class accuracy, confusion matrix and "
+                 "sample images per class, quarantined ones with their reasons. Its path is in the task log and "
+                 "the XCom."),
     ),
     tags=("pytorch",),
 )

@@ -32,7 +32,8 @@ BAD_DAY = dt.date(2024, 9, 1)  # the meter-reading day for August 2024, which no
 MONTH = dt.date(2024, 8, 1)
 LAST_REPORTED_DAY = 8
 RUN = StoppedRun(upstream=("ingest", "silver"), gate="gate_silver",
-                 downstream=("features", "gate_features", "train", "evaluate", "register", "forecast"))
+                 downstream=("features", "gate_features", "train", "evaluate", "register", "forecast",
+                             "report"))
 SILVER_TABLES = ("silver.energy_readings", "silver.energy_readings_15min", "silver.energy_readings_hourly",
                  "quarantine.energy_readings")  # what gate_silver would publish
 DOWNSTREAM = ("gold.energy_features", "gold.energy_forecast")

@@ -1,4 +1,5 @@
-"""Both energy DAGs through Airflow (`dag.test`, spark-submit tasks) on the local and S3 profiles.
+"""Both energy DAGs through Airflow (`dag.test`) on the local and S3 profiles; the first monthly run of
+each profile runs its Spark tasks through `spark-submit`, the rest in-process.
 
 Tiny data: one household, January 2024, delivered on 2024-02-01. The local profile also reruns
 the month (identical Gold) and shows the realtime DAG skipping before a model exists.
@@ -18,10 +19,11 @@ from lakehouse.jobs import JobContext
 from spark_jobs.energy import realtime
 from spark_jobs.energy.generator import generate_to_landing
 from tests.support.airflow import run_dag, task_states
+from tests.support.reports import assert_charts, read_run_report
 
 DAY = dt.date(2024, 2, 1)
 MONTHLY = {"ingest", "silver", "gate_silver", "features", "gate_features", "train", "evaluate", "register",
-           "forecast"}
+           "forecast", "report"}
 # model_version is the run id, which Airflow makes unique per manual run; values must match exactly.
 GOLD_COMPARE = ("household_id", "freq_minutes", "interval_start_utc", "forecast_kw")
 
@@ -57,7 +59,7 @@ def assert_month_published(spark, settings) -> None:  # type: ignore[no-untyped-
 def local_month(airflow_env, spark, local_settings):  # type: ignore[no-untyped-def]
     generate_to_landing(local_settings, 1, dt.date(2024, 1, 1), dt.date(2024, 2, 1), seed=3)
     before_model = task_states(run_dag("energy_realtime_forecast", DAY, local_settings))
-    first = run_dag("energy_demand_forecast", DAY, local_settings)
+    first = run_dag("energy_demand_forecast", DAY, local_settings, spark_task_mode="submit")  # as in production
     return before_model, first
 
 
@@ -78,6 +80,9 @@ def test_monthly_dag_end_to_end_local_and_rerun_is_identical(spark, local_settin
     _, first = local_month
     assert task_states(first) == dict.fromkeys(MONTHLY, "success")
     assert_month_published(spark, local_settings)
+    page = read_run_report(local_settings, first, DAY)
+    assert_charts(page, 6)  # per frequency: forecast vs actual + baselines, error by hour, feature importance
+    assert "Hold-out (60-minute)" in page and "Hold-out (15-minute)" in page and "same hour last week" in page
     before = gold(spark, local_settings)
     again = run_dag("energy_demand_forecast", DAY, local_settings)
     assert task_states(again) == dict.fromkeys(MONTHLY, "success")
@@ -101,7 +106,9 @@ def test_realtime_dag_scores_the_interval_idempotently(spark, local_settings, lo
 
 def test_both_dags_on_the_s3_profile(airflow_env, spark, s3_settings) -> None:
     generate_to_landing(s3_settings, 1, dt.date(2024, 1, 1), dt.date(2024, 2, 1), seed=3)
-    assert task_states(run_dag("energy_demand_forecast", DAY, s3_settings)) == dict.fromkeys(MONTHLY, "success")
+    monthly = run_dag("energy_demand_forecast", DAY, s3_settings, spark_task_mode="submit")
+    assert task_states(monthly) == dict.fromkeys(MONTHLY, "success")
     assert_month_published(spark, s3_settings)
+    assert_charts(read_run_report(s3_settings, monthly, DAY), 6)
     states = task_states(run_dag("energy_realtime_forecast", DAY, s3_settings))
     assert states == {"model_registered": "success", "score_interval": "success"}

@@ -11,16 +11,20 @@ import pytest
 
 from lakehouse import registry, storage
 from lakehouse.jobs import run_job
+from lakehouse.pipeline import RunContext
 from lakehouse.publish import audit_branch, branch_exists
 from lakehouse.quality import report_uri
+from lakehouse.training import fit_step
 from lakehouse.write import current_snapshot_id
 from ml import finance as finance_model
 from spark_jobs import gate as gate_job
 from spark_jobs.finance import generator
+from spark_jobs.finance import gold as gold_job
 from spark_jobs.finance import io as finance_io
 from spark_jobs.finance import raw as raw_job
 from spark_jobs.finance import silver as silver_job
-from tests.support.airflow import run_dag, task_states
+from tests.support.airflow import asset_events, run_dag, task_states, xcom_value
+from tests.support.reports import assert_charts, read_run_report
 
 DAY = dt.date(2023, 9, 5)  # distinct dates: tables are shared within a test run
 BAD_DAY = dt.date(2023, 9, 6)
@@ -42,7 +46,8 @@ def first_run(request, airflow_env, spark, local_settings, s3_settings):
     settings = s3_settings if request.param == "s3" else local_settings
     manifest = generator.generate_landing(settings, DAY, symbols=SYMBOLS, ticks=TICKS, seed=11,
                                           binance_ticks=BINANCE)
-    dag_run = run_dag("finance_tick_processor", DAY, settings)
+    # spark-submit tasks, as in production: every Spark step and gate runs in its own JVM
+    dag_run = run_dag("finance_tick_processor", DAY, settings, spark_task_mode="submit")
     return request.param, settings, manifest, dag_run
 
 
@@ -50,7 +55,7 @@ def test_dag_runs_end_to_end(first_run, spark) -> None:
     profile, settings, manifest, dag_run = first_run
     assert task_states(dag_run) == {t: "success" for t in (
         "ingest_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train", "evaluate",
-        "register")}, profile
+        "register", "report")}, profile
     raw = _rows(spark, settings, "raw.ticks", DAY)
     silver = _rows(spark, settings, "silver.ticks", DAY)
     quarantine = _rows(spark, settings, "quarantine.ticks", DAY)
@@ -74,6 +79,13 @@ def test_dag_runs_end_to_end(first_run, spark) -> None:
     fs, path = storage.filesystem(settings, report_uri(settings, "gold_ohlcv_1m", DAY, dag_run.run_id))
     with fs.open_input_stream(path) as handle:
         assert json.loads(handle.read())["success"] is True
+    page = read_run_report(settings, dag_run, DAY)
+    assert_charts(page, 3)  # candles + moving averages + volume, quarantine by reason, model vs persistence
+    top = collections.Counter()
+    for row in gold.select("symbol", "trade_count").collect():
+        top[row["symbol"]] += row["trade_count"]
+    assert f"Candles: {top.most_common(1)[0][0]}" in page
+    assert all(reason in page for reason in reasons) and f"Model {finance_model.MODEL_NAME}" in page
 
 
 def test_rerun_gives_identical_gold_and_no_duplicate_raw_rows(first_run, spark) -> None:
@@ -87,6 +99,35 @@ def test_rerun_gives_identical_gold_and_no_duplicate_raw_rows(first_run, spark) 
     assert raw.count() == manifest["rows"]
     assert raw.select("source_file", "record_id").distinct().count() == manifest["rows"]
     assert _gold_rows(spark, settings, DAY) == gold_before
+
+
+def test_published_snapshot_is_handed_to_training_even_after_another_publish(first_run, spark) -> None:
+    """The gate's Asset events and XCom carry the snapshot it published; training of that run pins
+    exactly it, even when another run has published the table again before training starts."""
+    profile, settings, _, dag_run = first_run
+    gold = "gold.ohlcv_1m"
+    model = registry.latest_model(settings, finance_model.MODEL_NAME)
+    handed = xcom_value(dag_run, "gate_gold")
+    first = handed["published"][gold]
+    assert model["model_version"] == dag_run.run_id and model["training_snapshots"][gold] == first
+    events = asset_events(dag_run)
+    uri = f"iceberg://{settings.catalog.name}/gold/ohlcv_1m"
+    assert events[uri] == {"table": gold, "snapshot_id": first, "logical_date": DAY.isoformat(),
+                           "run_id": dag_run.run_id}
+    assert set(events) == {f"iceberg://{settings.catalog.name}/{t.replace('.', '/')}"
+                           for t in ("silver.ticks", "quarantine.ticks", gold)}
+    if profile == "s3":
+        return  # the second publish is checked once, on the local profile (same code path)
+
+    later = f"later__{DAY}"  # another run publishes the same day's gold again
+    _job(gold_job, settings, spark, DAY, later)
+    _job(gate_job, settings, spark, DAY, later, f"table={gold}", "suite=gold_ohlcv_1m")
+    second = current_snapshot_id(spark, settings.table_name(gold))
+    assert second != first
+    run = RunContext(settings, DAY, dag_run.run_id, params={}, upstream={"gate_gold": handed})
+    candidate = fit_step(run, "ml.finance:TRAINER")
+    assert candidate["snapshots"] == {gold: first}
+    assert candidate["training_checksum"] == model["training_checksum"]
 
 
 def _error_lines(stderr: str) -> list[str]:

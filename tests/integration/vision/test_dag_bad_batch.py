@@ -40,7 +40,7 @@ DAYS = {"skewed": dt.date(2024, 8, 20), "missing": dt.date(2024, 8, 21)}  # date
 IMAGES = {"skewed": 80, "missing": 200}
 DATASET, SKEWED_LABEL, MISSING_LABEL = "mnist", 7, 3
 RUN = StoppedRun(upstream=("land_raw", "build_silver", "gate_silver", "build_gold"), gate="gate_gold",
-                 downstream=("train", "evaluate", "register"))
+                 downstream=("train", "evaluate", "register", "report"))
 GATED = ("gold.image_training_set",)  # what gate_gold would publish
 
 

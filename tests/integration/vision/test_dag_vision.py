@@ -16,10 +16,12 @@ from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
 from spark_jobs.vision import generator, io
 from spark_jobs.vision.k8s import render_pod_spec
 from tests.support.airflow import run_dag, task_states
+from tests.support.reports import assert_charts, read_run_report
 
 DAYS = {("mnist", "local"): dt.date(2022, 3, 1), ("cifar10", "local"): dt.date(2022, 3, 2),
         ("mnist", "s3"): dt.date(2022, 3, 3), ("cifar10", "s3"): dt.date(2022, 3, 4)}
-TASKS = {"land_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train", "evaluate", "register"}
+TASKS = {"land_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train", "evaluate", "register",
+         "report"}
 
 
 def _fast(settings: LakehouseSettings) -> LakehouseSettings:
@@ -37,7 +39,9 @@ def test_vision_dag_runs_end_to_end(airflow_env, spark, lake, dataset) -> None:
     day = DAYS[(dataset, profile)]
     settings = _fast(lake)
     generator.write_files(settings, io.landing_dir(settings, dataset), generator.generate_files(dataset, 80, seed=11))
-    dag_run = run_dag("vision_cnn_classifier", day, settings, run_conf={"dataset": dataset})
+    # MNIST runs its Spark tasks through spark-submit (as in production), CIFAR-10 in-process
+    mode = "submit" if dataset == "mnist" else "in_process"
+    dag_run = run_dag("vision_cnn_classifier", day, settings, run_conf={"dataset": dataset}, spark_task_mode=mode)
     states = task_states(dag_run)
     assert states == {task: "success" for task in TASKS}, states
 
@@ -52,6 +56,9 @@ def test_vision_dag_runs_end_to_end(airflow_env, spark, lake, dataset) -> None:
     assert len(models) == 1
     assert models[0]["artifact_uri"].startswith(("s3://", "file://"))
     assert 0.0 <= models[0]["metrics"]["test_accuracy"] <= 1.0
+    page = read_run_report(settings, dag_run, day)
+    assert_charts(page, 4)  # learning curves, per-class accuracy, confusion matrix, sample grid
+    assert f"Model vision_{dataset}_cnn" in page and "No quarantined images for this date and dataset." in page
 
 
 def _run_training_pod_locally(settings: LakehouseSettings, dataset: str, day: dt.date, run_id: str) -> dict:

@@ -39,7 +39,7 @@ def test_dag_wiring_schedule_and_light_imports(tmp_path) -> None:
     info = json.loads(out.stdout.strip().splitlines()[-1])
     assert info["dag_id"] == "finance_tick_processor"
     assert info["tasks"] == ["build_gold", "build_silver", "evaluate", "gate_gold", "gate_silver", "ingest_raw",
-                             "register", "train"]
+                             "register", "report", "train"]
     assert info["cron"] == "0 16 * * 1-5" and info["tz"] == "Europe/London" and info["catchup"] is True
     assert info["retries"] == [1] and info["timeouts"] == [3600.0] and info["docs"]
     assert info["heavy"] == []
