@@ -13,6 +13,13 @@ page (a report stored before Data Docs existed) and ``index.html`` are rendered 
 assets are uploaded once. The index is GX's: one table of every suite and run, newest first, with links to
 each validation page. A page whose report is gone (replaced by a retry of the same run) is dropped by GX's
 own index builder and deleted from the site.
+
+Offline: GX's pages load jQuery, Bootstrap, bootstrap-table, Font Awesome and Vega from public CDNs. When
+they are provisioned (``lakehouse web-assets``: :mod:`lakehouse.web_assets`), every rendered page has those
+CDN URLs rewritten to relative paths into the site, whose ``static/vendor/`` holds the locked copies
+(uploaded once, like GX's own static files); the site then needs no network. Without them the pages keep
+the CDN URLs (one warning) and work online only. GX's navbar logo, which its pages fetch from GX's S3
+bucket, always points at GX's own copy in ``static/images/``.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse import storage
+from lakehouse import storage, web_assets
+from lakehouse.errors import LakehouseError
 from lakehouse.settings import LakehouseSettings
 
 if TYPE_CHECKING:
@@ -40,6 +49,10 @@ SITE_DIR = "data_docs"
 SITE_NAME = "lakehouse quality gates"
 _IO_THREADS = 8
 _PAGES = ("validations/", "expectations/")
+# GX's logo in each page's navbar is fetched from GX's S3 bucket (with a tracking query); GX ships it too.
+_GX_LOGO = re.compile(r"https://great-expectations-web-assets\.s3\.us-east-2\.amazonaws\.com/logo-long\.png[^\"'\s>]*")
+_TAG = re.compile(r"<(?:script|link)\b[^>]*>", re.IGNORECASE)
+_SRI_ATTRIBUTES = re.compile(r"\s+(?:integrity|crossorigin)(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,50 @@ def _scratch() -> str | None:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
+def relative_prefix(page_name: str) -> str:
+    """The way from a page (its path relative to the site root, e.g. ``validations/s/r/t/b.html``) back up to
+    the site root: ``""`` for ``index.html``, one ``../`` per directory otherwise."""
+    return "../" * page_name.count("/")
+
+
+def rewrite_cdn_urls(html: str, page_name: str, urls: dict[str, str]) -> str:
+    """``html`` of the page at ``page_name`` with every CDN URL of ``urls`` (CDN URL -> site-relative path of
+    its vendored copy) and GX's remote logo pointing into the site by relative paths. A ``<script>`` or
+    ``<link>`` whose URL is rewritten loses its ``integrity`` and ``crossorigin`` attributes: browsers refuse
+    Subresource Integrity on ``file://`` (the copies are verified against the lock instead). Anything else
+    is left as it is."""
+    prefix = relative_prefix(page_name)
+    pattern = re.compile("|".join(re.escape(url) for url in sorted(urls, key=len, reverse=True))
+                         + r"(?=[\"'\s>]|$)") if urls else None
+
+    def local(text: str) -> str:
+        return pattern.sub(lambda m: prefix + urls[m.group(0)], text) if pattern else text
+
+    def tag(match: re.Match[str]) -> str:
+        original = match.group(0)
+        rewritten = local(original)
+        return _SRI_ATTRIBUTES.sub("", rewritten) if rewritten != original else original
+
+    html = local(_TAG.sub(tag, html))  # tags first (dropping SRI), then any other quoted occurrence
+    return _GX_LOGO.sub(prefix + "static/images/logo-long.png", html)
+
+
+def _vendored(settings: LakehouseSettings, on_site: set[str]) -> web_assets.Vendored | None:
+    """The provisioned web assets, checked before any of them is first copied to the site; None (and one
+    warning: the pages keep their CDN URLs) when they are not provisioned or a cached copy is damaged."""
+    assets = web_assets.vendored(settings)
+    if assets is None:
+        log.warning("data docs: web assets not provisioned in %s: pages load jQuery, Bootstrap, ... from CDNs "
+                    "and need internet (run `lakehouse web-assets`)", settings.web_assets.cache_dir)
+        return None
+    try:
+        web_assets.verify(assets, [name for name in assets.files if name not in on_site])
+    except LakehouseError as exc:
+        log.warning("data docs: pages load their scripts from CDNs: %s", exc)
+        return None
+    return assets
+
+
 def update(settings: LakehouseSettings, reports_root: str, document: dict[str, Any],
            expectations: list[dict[str, Any]]) -> DataDocsUpdate:
     """Add the validation of ``document`` (a report just stored under ``reports_root``) to the site and
@@ -214,6 +271,16 @@ def update(settings: LakehouseSettings, reports_root: str, document: dict[str, A
                   if not (name in placeholders and path.stat().st_size == 0)
                   and not (name.startswith("static/") and name in on_site)]
         dropped = sorted(placeholders - set(written))
+        assets = _vendored(settings, on_site)
+        for name in upload:
+            if name.endswith(".html"):
+                path = written[name]
+                path.write_text(rewrite_cdn_urls(path.read_text(encoding="utf-8"), name,
+                                                 assets.urls if assets else {}), encoding="utf-8")
+        if assets is not None:
+            vendor = [name for name in assets.files if name not in on_site]
+            written.update({name: assets.files[name] for name in vendor})
+            upload = vendor + upload  # before the pages that use them
 
         def put(name: str) -> None:
             storage.write_bytes(settings, storage.join(site, name), written[name].read_bytes())

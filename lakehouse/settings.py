@@ -85,6 +85,14 @@ class JarSettings(BaseModel):
     lock_file: Path = PROJECT_ROOT / "infra" / "jars.lock.json"
 
 
+class WebAssetSettings(BaseModel):
+    """Third-party files of the Data Docs pages (jQuery, Bootstrap, ...): a verified local cache, vendored
+    into the site so it works offline (``lakehouse.web_assets``)."""
+
+    cache_dir: Path = Path.home() / ".cache" / "lakehouse" / "web-assets"
+    lock_file: Path = PROJECT_ROOT / "infra" / "web-assets.lock.json"
+
+
 class AirflowSettings(BaseModel):
     """Knobs the DAG files read (schedules, retries, timeouts)."""
 
@@ -236,6 +244,7 @@ class LakehouseSettings(BaseSettings):
     s3: S3Settings = Field(default_factory=S3Settings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     jars: JarSettings = Field(default_factory=JarSettings)
+    web_assets: WebAssetSettings = Field(default_factory=WebAssetSettings)
     airflow: AirflowSettings = Field(default_factory=AirflowSettings)
     pipelines: PipelineSettings = Field(default_factory=PipelineSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)

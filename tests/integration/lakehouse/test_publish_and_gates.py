@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse import storage
+from lakehouse import storage, web_assets
 from lakehouse.errors import DataQualityError
 from lakehouse.publish import audit_branch, branch_exists, publish, stage_for_date
 from lakehouse.quality import GateContext, data_docs_index_uri, load_suite, report_uri, run_gate
@@ -112,6 +113,7 @@ def test_a_failing_gate_says_in_words_what_failed(spark, lake) -> None:
 def test_every_gate_run_is_listed_in_one_data_docs_site(spark, lake) -> None:
     """GX Data Docs at {artifacts}/data_docs: one index of every suite and run, a page per validation."""
     day = dt.date(2023, 5, 6)
+    web_assets.provision(lake)  # what `make test` does; nothing is fetched when the cache is complete
     index_uri = data_docs_index_uri(lake)
     assert index_uri == storage.join(storage.to_uri(lake.artifacts), "data_docs", "index.html")
     strict = [{"type": "expect_column_values_to_be_in_set",
@@ -146,3 +148,32 @@ def test_every_gate_run_is_listed_in_one_data_docs_site(spark, lake) -> None:
     assert "sensor" in suite_page
     site = [f.name for f in storage.list_files(lake, storage.join(storage.to_uri(lake.artifacts), "data_docs"))]
     assert any(name.startswith("static/") for name in site), "GX's styles and scripts are part of the site"
+    # Offline: jQuery, Bootstrap, bootstrap-table, ... are served by the site itself (local disk or the bucket).
+    lock = web_assets.load_lock(lake.web_assets.lock_file)
+    missing = [rel for rel in lock.urls.values() if f"static/vendor/{rel}" not in site]
+    assert missing == [], f"vendored web assets missing from the site: {missing}"
+    index = storage.read_bytes(lake, index_uri).decode()
+    assert not [url for url in lock.urls if url in index], "the index still loads from CDNs"
+    if lake.profile == "local":
+        _assert_index_renders_offline(index_uri.removeprefix("file://"), ["smoke_events", "smoke_events_strict"])
+
+
+def _assert_index_renders_offline(index_path: str, suites: list[str]) -> None:
+    """Headless Chromium opens the index from disk: its table (built by bootstrap-table's JS) lists every
+    suite, and the page requests nothing but local files."""
+    from playwright.sync_api import expect, sync_playwright
+
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(Path(index_path).as_uri())
+            page.wait_for_load_state("load")
+            for suite in suites:  # a table cell exists only once bootstrap-table has rendered the rows
+                expect(page.get_by_role("cell", name=suite, exact=True).first).to_be_visible()
+        finally:
+            browser.close()
+    assert [url for url in requests if not url.startswith("file://")] == []
+    assert any("/static/vendor/bootstrap-table@" in url for url in requests)

@@ -177,3 +177,35 @@ def test_a_data_docs_failure_does_not_hide_the_verdict(settings: LakehouseSettin
     report, message = _gate(settings, "orders_strict", "manual__x", STRICT, bad=1)
     assert report["success"] is False and message is not None and "nothing published" in message
     assert "data docs not updated for orders_strict (OSError: disk full)" in caplog.text
+
+
+def test_the_site_serves_its_own_scripts_and_styles(settings: LakehouseSettings) -> None:
+    """Offline: every CDN URL of every page points into the site's static/vendor/, which holds the locked
+    copies (local and on S3), at the page's depth."""
+    from lakehouse import web_assets
+
+    web_assets.provision(settings)  # what `make` does; nothing is fetched when the cache is complete
+    lock = web_assets.load_lock(settings.web_assets.lock_file)
+    report, _ = _gate(settings, "orders.strict", "manual__offline", STRICT, bad=1)
+    site = {f.name: f.size for f in storage.list_files(settings, _site(settings))}
+    for rel in lock.urls.values():
+        assert site.get(f"static/vendor/{rel}"), f"static/vendor/{rel} is not on the site"
+    assert "static/vendor/@fortawesome/fontawesome-free@6.6.0/webfonts/fa-solid-900.woff2" in site
+    pages = {"index.html": "", report["data_docs"].removeprefix(_site(settings) + "/"): "../" * 5,
+             "expectations/orders/strict.html": "../../"}
+    for name, prefix in pages.items():
+        html = storage.read_bytes(settings, f"{_site(settings)}/{name}").decode()
+        assert not [url for url in lock.urls if url in html], name
+        assert f'src="{prefix}static/vendor/jquery@3.7.1/dist/jquery.min.js"' in html, name
+        assert f'src="{prefix}static/images/logo-long.png"' in html and "amazonaws.com/logo-long" not in html, name
+
+
+def test_without_web_assets_the_pages_keep_their_cdns(settings: LakehouseSettings, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    assets = settings.web_assets.model_copy(update={"cache_dir": tmp_path / "empty"})
+    settings = settings.model_copy(update={"web_assets": assets})
+    _gate(settings, "orders", "manual__online", GOOD)
+    index = storage.read_bytes(settings, quality.data_docs_index_uri(settings)).decode()
+    assert 'src="https://code.jquery.com/jquery-3.7.1.min.js"' in index
+    assert not [f for f in storage.list_files(settings, _site(settings)) if f.name.startswith("static/vendor/")]
+    assert caplog.text.count("web assets not provisioned") == 1
