@@ -46,13 +46,17 @@ def first_run(request, airflow_env, spark, local_settings, s3_settings):
     settings = s3_settings if request.param == "s3" else local_settings
     manifest = generator.generate_landing(settings, DAY, symbols=SYMBOLS, ticks=TICKS, seed=11,
                                           binance_ticks=BINANCE)
-    # spark-submit tasks, as in production: every Spark step and gate runs in its own JVM
-    dag_run = run_dag("finance_tick_processor", DAY, settings, spark_task_mode="submit")
-    return request.param, settings, manifest, dag_run
+    # S3: spark-submit tasks as in production (each Spark step and gate in its own JVM); local: in-process
+    # (the local profile's spark-submit run is the scheduled run of tests/integration/dags/test_running_airflow.py)
+    mode = "submit" if request.param == "s3" else "in_process"
+    dag_run = run_dag("finance_tick_processor", DAY, settings, spark_task_mode=mode)
+    # what the gate handed over, read now: the rerun test's dag.test of the same date replaces this run
+    handed = {"xcom": xcom_value(dag_run, "gate_gold"), "asset_events": asset_events(dag_run)}
+    return request.param, settings, manifest, dag_run, handed
 
 
 def test_dag_runs_end_to_end(first_run, spark) -> None:
-    profile, settings, manifest, dag_run = first_run
+    profile, settings, manifest, dag_run, _ = first_run
     assert task_states(dag_run) == {t: "success" for t in (
         "ingest_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train", "evaluate",
         "register", "report")}, profile
@@ -89,7 +93,7 @@ def test_dag_runs_end_to_end(first_run, spark) -> None:
 
 
 def test_rerun_gives_identical_gold_and_no_duplicate_raw_rows(first_run, spark) -> None:
-    profile, settings, manifest, _ = first_run
+    profile, settings, manifest, _, _ = first_run
     if profile == "s3":
         pytest.skip("the rerun is checked once, on the local profile (same code path)")
     gold_before = _gold_rows(spark, settings, DAY)
@@ -104,13 +108,15 @@ def test_rerun_gives_identical_gold_and_no_duplicate_raw_rows(first_run, spark) 
 def test_published_snapshot_is_handed_to_training_even_after_another_publish(first_run, spark) -> None:
     """The gate's Asset events and XCom carry the snapshot it published; training of that run pins
     exactly it, even when another run has published the table again before training starts."""
-    profile, settings, _, dag_run = first_run
+    profile, settings, _, dag_run, handover = first_run
     gold = "gold.ohlcv_1m"
-    model = registry.latest_model(settings, finance_model.MODEL_NAME)
-    handed = xcom_value(dag_run, "gate_gold")
+    # this run's model (the rerun test may have registered a later one)
+    model = next(m for m in registry.list_models(settings, finance_model.MODEL_NAME)
+                 if m["model_version"] == dag_run.run_id)
+    handed = handover["xcom"]
     first = handed["published"][gold]
-    assert model["model_version"] == dag_run.run_id and model["training_snapshots"][gold] == first
-    events = asset_events(dag_run)
+    assert model["training_snapshots"][gold] == first
+    events = handover["asset_events"]
     uri = f"iceberg://{settings.catalog.name}/gold/ohlcv_1m"
     assert events[uri] == {"table": gold, "snapshot_id": first, "logical_date": DAY.isoformat(),
                            "run_id": dag_run.run_id}
