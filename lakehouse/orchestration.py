@@ -200,16 +200,6 @@ def spark_job(task_id: str, module: str, *, args: list[str] | None = None, doc_m
     )
 
 
-def gate(task_id: str, *, table: str, suite: str, publish: list[str] | None = None,
-         doc_md: str | None = None, settings: LakehouseSettings | None = None, **kwargs: Any) -> Any:
-    """A quality-gate task: validates the run's staged rows of ``table`` and publishes on success."""
-    options = ["--option", f"table={table}", "--option", f"suite={suite}"]
-    options += ["--option", f"publish={','.join(publish or [table])}"]
-    doc = doc_md or f"Quality gate `{suite}` on the staged rows of `{table}`; publishes {publish or [table]}."
-    return spark_job(task_id, "spark_jobs.gate", args=options, doc_md=doc, settings=settings,
-                     publishes=list(publish or [table]), **kwargs)
-
-
 # ---- DAGs from declarations --------------------------------------------------------------------------
 def _option_args(options: dict[str, str]) -> list[str]:
     return [arg for key, value in options.items() for arg in ("--option", f"{key}={value}")]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from lakehouse.errors import LakehouseError
+from lakehouse.jars import sha256_of
 from lakehouse.settings import LakehouseSettings, WebAssetSettings
 
 log = logging.getLogger(__name__)
@@ -90,10 +91,7 @@ def _config(target: LakehouseSettings | WebAssetSettings | Path, lock_file: Path
 
 
 def _sha256(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
+    return sha256_of(path) if path.is_file() else None
 
 
 def _complete(package: WebPackage, cache_dir: Path) -> bool:

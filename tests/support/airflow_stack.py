@@ -3,6 +3,7 @@ tests, on a free port and a throw-away home, plus a small client of its REST API
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -36,6 +37,7 @@ class AirflowStack:
     home: Path
     username: str
     password: str
+    pid: int  # of airflow.sh, the leader of its components' process group
 
     def token(self) -> str:
         response = requests.post(f"{self.url}/auth/token", json={"username": self.username,
@@ -117,12 +119,42 @@ def airflow_stack(home: Path, settings: LakehouseSettings, extra_env: Mapping[st
                 raise TimeoutError(f"Airflow did not start in {start_timeout_s} s")
             time.sleep(2)
         password = json.loads(passwords.read_text())["admin"]
-        yield AirflowStack(url, home, "admin", password)
+        yield AirflowStack(url, home, "admin", password, process.pid)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        # What Ctrl-C does to `make airflow`: signal the script alone; it must stop every component.
+        process.send_signal(signal.SIGINT)
+        survivors = _wait_for_group_exit(process, timeout_s=90)
+        if survivors:
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
         out.close()
+    assert not survivors, f"airflow.sh left processes running after Ctrl-C: {survivors}"
+
+
+def _wait_for_group_exit(process: subprocess.Popen[bytes], timeout_s: float) -> list[str]:
+    """Command lines of the script's process group still alive after ``timeout_s`` (empty: all exited)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=1)
+        alive = []
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                if os.getpgid(proc.pid) == process.pid and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(" ".join(proc.info["cmdline"] or [])[:120])
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(1)
+
+
+def listening_addresses(root_pid: int) -> set[str]:
+    """IP addresses the processes of ``root_pid``'s process group listen on (TCP)."""
+    import psutil
+
+    addresses = set()
+    for proc in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(proc.pid) == root_pid:
+                addresses |= {c.laddr.ip for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    return addresses

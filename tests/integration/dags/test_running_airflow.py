@@ -25,7 +25,7 @@ from spark_jobs.finance import generator as finance_generator
 from spark_jobs.vision import generator as vision_generator
 from spark_jobs.vision import io as vision_io
 from tests.conftest import make_local_settings
-from tests.support.airflow_stack import AirflowStack, airflow_stack
+from tests.support.airflow_stack import AirflowStack, airflow_stack, listening_addresses
 
 DOMAIN_DAGS = {"finance_tick_processor", "energy_demand_forecast", "energy_realtime_forecast",
                "vision_cnn_classifier", "lakehouse_maintenance", "lakehouse_smoke"}
@@ -74,6 +74,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_dag_is_served_without_import_errors(stack: AirflowStack) -> None:
     dags = stack.wait_for_dags(DOMAIN_DAGS)
+    # every server of `make airflow` is bound to 127.0.0.1 (no log server on 0.0.0.0:8793)
+    assert listening_addresses(stack.pid) == {"127.0.0.1"}
     assert stack.api("GET", "/importErrors")["import_errors"] == []
     for dag_id in DOMAIN_DAGS:
         details = stack.api("GET", f"/dags/{dag_id}/details")
