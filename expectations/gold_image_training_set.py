@@ -1,18 +1,38 @@
 """Suite guarding gold.image_training_set (vision).
 
-Checks labels, class balance, split proportions, that no content hash sits in two splits, plausible
-pixel statistics, and reconciliation with the published silver manifest. Class and split shares are
-computed here and turned into value-set expectations: a class (or split) whose share is out of bounds
-is left out of the allowed set, so its rows fail and the report names the column. A class with no rows at
-all (missing from the delivery) has no row to fail, so the out-of-bounds classes must also be present.
+Per dataset written by this run (rows of another dataset on the branch are checked by its own run):
+
+- no unseen label: every label is one of the dataset's declared classes;
+- every declared class is present in the train split, on any set size (a class the model never sees
+  cannot be learned), and in val and test once they hold ``vision.eval_class_min_images`` images per class
+  (a smaller split drawn by hash can miss a class by chance);
+- class balance of the train split: each class's share within [``class_share_min``, ``class_share_max``]
+  x the uniform share (or within 3 binomial standard errors of it on small sets); an out-of-bounds class
+  is left out of the allowed set, so its training rows fail and the report names the column;
+- split shares as the split rule aims (``transforms.expected_split_shares``: delivered test files as-is,
+  or test drawn by hash), within ``split_tolerance`` or the sampling slack.
+
+And for the whole date: no content hash twice (so none in two splits), plausible pixel statistics, and
+reconciliation with the published silver manifest.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from expectations._vision import count_by_dataset, run_datasets, share_ok
+from expectations._vision import (
+    class_presence_expectations,
+    count_by_dataset,
+    out_of_bounds_classes,
+    rows_of,
+    run_datasets,
+    share_ok,
+    unseen_label_expectation,
+)
 from lakehouse.quality import GateContext
+from spark_jobs.vision.formats import dataset_spec
+from spark_jobs.vision.gold import split_config_of
+from spark_jobs.vision.transforms import expected_split_shares
 
 
 def build(ctx: GateContext) -> list[dict[str, Any]]:
@@ -27,48 +47,40 @@ def build(ctx: GateContext) -> list[dict[str, Any]]:
     silver_counts = count_by_dataset(silver)
     expected_rows = others + sum(silver_counts.get(d, 0) for d in mine)
 
-    own = staged.where(F.col("dataset").isin(mine)) if mine else staged
-    allowed_labels = set(range(10))
-    allowed_splits = {"train", "val", "test"}
-    shares: dict[str, Any] = {}
+    per_dataset: list[dict[str, Any]] = []
     for dataset in mine:
-        rows = own.where(F.col("dataset") == dataset)
-        train = rows.where(F.col("split") == "train")
-        n_train = train.count()
-        counts = {int(r[0]): int(r[1]) for r in train.groupBy("label").count().collect()}
-        k = 10
-        for label in range(k):
-            share = counts.get(label, 0) / max(n_train, 1)
-            lo, hi = v.class_share_min / k, v.class_share_max / k
-            if not (lo <= share <= hi or share_ok(share, 1 / k, n_train, 0.0)):
-                allowed_labels.discard(label)
-        n = rows.count()
-        split_counts = {r[0]: int(r[1]) for r in rows.groupBy("split").count().collect()}
+        spec = dataset_spec(dataset)
+        k = spec.num_classes
+        rows = staged.where(F.col("dataset") == dataset)
+        by_split_label = rows.groupBy("split", "label").count().collect()
+        split_counts: dict[str, int] = {}
+        train_counts: dict[int, int] = {}
+        for r in by_split_label:
+            split_counts[r["split"]] = split_counts.get(r["split"], 0) + int(r["count"])
+            if r["split"] == "train":
+                train_counts[int(r["label"])] = int(r["count"])
+        n = sum(split_counts.values())
         source_test = rows.where(F.col("source_split") == "test").count() / max(n, 1)
-        if v.keep_source_test_split:
-            expected = {"test": source_test, "val": v.val_fraction * (1 - source_test)}
-        else:
-            expected = {"test": v.test_fraction, "val": v.val_fraction}
-        expected["train"] = 1 - expected["test"] - expected["val"]
-        for split, share in expected.items():
-            observed = split_counts.get(split, 0) / max(n, 1)
-            if not share_ok(observed, share, n, v.split_tolerance):
-                allowed_splits.discard(split)
-        shares[dataset] = {"train_class_counts": counts, "split_counts": split_counts, "expected_split": expected}
+        expected = expected_split_shares(source_test, split_config_of(v))
+        allowed_splits = [s for s, share in expected.items()
+                          if share_ok(split_counts.get(s, 0) / max(n, 1), share, n, v.split_tolerance)]
+        unbalanced = out_of_bounds_classes(train_counts, k, v.class_share_min, v.class_share_max)
+        shares = {"train_class_counts": train_counts, "split_counts": split_counts, "expected_split": expected}
+        per_dataset += [
+            unseen_label_expectation(dataset, k),
+            *class_presence_expectations(dataset, k, split_counts, v.eval_class_min_images),
+            {"type": "expect_column_values_to_be_in_set",
+             "kwargs": {"column": "label", "value_set": [c for c in range(k) if c not in unbalanced],
+                        **rows_of(dataset, "train")},
+             "meta": {"why": f"class balance of the {dataset} train split within bounds", "shares": shares}},
+            {"type": "expect_column_values_to_be_in_set",
+             "kwargs": {"column": "split", "value_set": sorted(allowed_splits), **rows_of(dataset)},
+             "meta": {"why": f"{dataset} split proportions within tolerance", "shares": shares}},
+        ]
     return [
         {"type": "expect_table_row_count_to_equal", "kwargs": {"value": expected_rows},
          "meta": {"why": "Gold reconciles with the published silver manifest", "datasets": mine}},
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "label", "min_value": 0, "max_value": 9}},
-        {"type": "expect_column_values_to_be_in_set",
-         "kwargs": {"column": "label", "value_set": sorted(allowed_labels)},
-         "meta": {"why": "class balance of the training split within bounds", "shares": shares}},
-        {"type": "expect_column_distinct_values_to_contain_set",
-         "kwargs": {"column": "label", "value_set": sorted(set(range(10)) - allowed_labels)},
-         "meta": {"why": "a class whose share is out of bounds fails even when it has no rows (missing class)",
-                  "shares": shares}},
-        {"type": "expect_column_values_to_be_in_set",
-         "kwargs": {"column": "split", "value_set": sorted(allowed_splits)},
-         "meta": {"why": "split proportions within tolerance", "shares": shares}},
+        *per_dataset,
         {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "image_id"},
          "meta": {"why": "no content hash in two splits (or twice in one)"}},
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "norm_mean"}},

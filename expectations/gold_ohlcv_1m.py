@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lakehouse.quality import GateContext
-from spark_jobs.finance.session import session_for
+from spark_jobs.finance.session import trading_session
 
 
 def _ge(a: str, b: str) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def _ge(a: str, b: str) -> dict[str, Any]:
 def build(ctx: GateContext) -> list[dict[str, Any]]:
     """Bar consistency, one row per symbol-minute in the session, reconciliation with silver."""
     fin = ctx.settings.finance
-    session = session_for(ctx.logical_date, fin.exchange_timezone, fin.session_open, fin.session_close)
+    session = trading_session(fin, ctx.logical_date)
     silver = ctx.read("silver.ticks", staged=False)
     ticks = silver.count()
     symbols = silver.select("symbol").distinct().count()

@@ -1,5 +1,9 @@
 """Suite guarding silver.image_manifest (vision): ids, labels, shapes, confined URIs, reconciliation.
 
+Labels: every label of a dataset this run validated must be one of the dataset's declared classes. Silver
+validation does not quarantine an unseen label (another dataset's or a corrupt label file is a delivery
+problem, not an item problem), so one such row fails the gate and nothing of the delivery is published.
+
 Reconciliation: for every dataset this run validated, silver rows + quarantined rows = raw rows of
 the date; rows of other datasets on the branch are carried over from main unchanged.
 """
@@ -9,9 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from expectations._vision import count_by_dataset, run_datasets
+from expectations._vision import count_by_dataset, run_datasets, unseen_label_expectation
 from lakehouse import storage
 from lakehouse.quality import GateContext
+from spark_jobs.vision.formats import dataset_spec
 
 
 def build(ctx: GateContext) -> list[dict[str, Any]]:
@@ -34,7 +39,7 @@ def build(ctx: GateContext) -> list[dict[str, Any]]:
         {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "image_id"}},
         {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "sha256", "regex": "^[0-9a-f]{64}$"}},
         {"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "image_id", "column_B": "sha256"}},
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "label", "min_value": 0, "max_value": 9}},
+        *(unseen_label_expectation(d, dataset_spec(d).num_classes) for d in mine),
         {"type": "expect_column_values_to_be_in_set",
          "kwargs": {"column": "dataset", "value_set": ["mnist", "cifar10"]}},
         {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "width", "value_set": [28, 32]}},

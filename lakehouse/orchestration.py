@@ -250,7 +250,8 @@ def xcom_safe(value: Any) -> Any:
 
 def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
     """The Airflow DAG of a declared :class:`lakehouse.pipeline.Pipeline`: its steps as tasks in the
-    declared order, gates with the publish lists derived from the stages, docs from the declaration.
+    declared order, gates with the publish lists derived from the stages, waits as (deferrable) sensors
+    (``lakehouse.sensors``), docs from the declaration.
 
     Only DAG objects are built: no jar, no Spark conf, no file and no environment variable is touched.
     """
@@ -258,7 +259,7 @@ def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
     from airflow.sdk import DAG, CronTriggerTimetable, chain
     from airflow.sdk import Param as AirflowParam
 
-    from lakehouse.pipeline import Call, Gate, Stage
+    from lakehouse.pipeline import Call, Gate, Stage, Wait
 
     settings = settings or get_settings()
     schedule = pipeline.schedule(settings)
@@ -295,6 +296,10 @@ def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
             elif isinstance(step, Call):
                 pod = step.kubernetes(settings) if step.kubernetes is not None else None
                 task = _pod_task(step, pod) if pod is not None else _call_task(step, list(done))
+            elif isinstance(step, Wait):
+                from lakehouse.sensors import wait_sensor
+
+                task = wait_sensor(step, settings)
             tasks.append(task)
             done.append(step.task_id)
         chain(*tasks)
@@ -361,7 +366,7 @@ def _pod_task(step: Any, pod: Any) -> Any:
         task_id=step.task_id, name=step.task_id.replace("_", "-"), doc_md=step.doc, pod_spec=step.pod_spec,
         pod_values={"logical_date": "{{ ds }}", "run_id": "{{ run_id }}"},
         kubernetes_conn_id=pod.conn_id, namespace=pod.namespace, image=pod.image, get_logs=True,
-        on_finish_action="delete_pod",
+        on_finish_action="delete_pod", **{k: v for k, v in (("pool", pod.pool), ("queue", pod.queue)) if v},
     )
 
 

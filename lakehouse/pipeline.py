@@ -8,8 +8,9 @@ domains by hand, and adding a domain means adding a package.
 
 From one declaration:
 
-- the Airflow DAG (``lakehouse.dag_factory.build_dag``): tasks in the declared order, Spark stages as
-  ``spark-submit`` or in-process tasks, gates, Python steps, with retries and timeouts from settings;
+- the Airflow DAG (``lakehouse.orchestration.build_dag``): tasks in the declared order, Spark stages as
+  ``spark-submit`` or in-process tasks, gates, Python steps, sensors (:class:`Wait`, deferrable), with
+  retries and timeouts from settings;
 - ``lakehouse run <pipeline> --date D`` (``lakehouse.runner``): the same steps in one process;
 - the gate/publish lists: a :class:`Gate` publishes exactly the tables the :class:`Stage` s before it
   staged on the run's audit branch (since the previous gate), and validates the first of them unless
@@ -183,14 +184,76 @@ def training_steps(trainer: str, *, fit_doc: str, resources: Callable[[Lakehouse
 
 @dataclass(frozen=True)
 class Pod:
-    """Where a :class:`Call` runs as a pod: the Airflow connection to the cluster, namespace and image."""
+    """Where a :class:`Call` runs as a pod: the Airflow connection to the cluster, namespace and image, and the
+    Airflow pool and queue of the task that launches it (e.g. a ``gpu`` pool with one slot per GPU)."""
 
     conn_id: str
     namespace: str
     image: str
+    pool: str | None = None
+    queue: str | None = None
 
 
-Step = Stage | Gate | Call
+@dataclass(frozen=True)
+class Readiness:
+    """What a :class:`Wait` condition answers: whether the run may go on, and one line saying what it found
+    (or what is still missing: it ends the timeout message). ``summary`` is the step's result once ready."""
+
+    ready: bool
+    detail: str
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _default_poke_interval(_settings: LakehouseSettings) -> float:
+    return 60.0
+
+
+def _default_timeout(_settings: LakehouseSettings) -> float:
+    return 3600.0
+
+
+def _deferrable(_settings: LakehouseSettings) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A sensor: waits until the inputs of the run are there (late files, a ``_SUCCESS`` marker, another
+    system's export), instead of failing the run the moment they are missing.
+
+    ``target`` is ``"module:function"``, called as ``function(run: RunContext, **arguments)`` and returning
+    a :class:`Readiness`; it must be cheap and side-effect free (it is called once per poke). Every
+    ``poke_interval_s(settings)`` seconds it is asked again, for at most ``timeout_s(settings)`` seconds; then
+    the step fails with one line: what it waited for, for how long, and the condition's last ``detail``.
+
+    In Airflow (``lakehouse.sensors``) the step is a sensor that, where ``deferrable(settings)``, waits in
+    the triggerer (no worker slot is held while waiting) and otherwise pokes in its worker.
+    ``lakehouse run`` asks the condition once: the inputs are there, or the run stops with the same line.
+    """
+
+    task_id: str
+    target: str
+    doc: str
+    timeout_s: Callable[[LakehouseSettings], float] = _default_timeout
+    poke_interval_s: Callable[[LakehouseSettings], float] = _default_poke_interval
+    deferrable: Callable[[LakehouseSettings], bool] = _deferrable
+    arguments: Mapping[str, str] = field(default_factory=dict)  # keyword arguments after ``run``
+
+
+def wait_timeout_message(task_id: str, waited_s: float, interval_s: float, detail: str) -> str:
+    """The one line a :class:`Wait` fails with when its inputs never came."""
+    return (f"{task_id}: gave up after waiting {waited_s:g}s (poking every {interval_s:g}s): {detail}")
+
+
+def check_wait(step: Wait, run: RunContext) -> Readiness:
+    """Ask a :class:`Wait` step's condition once."""
+    found = call_target(step.target)(run, **step.arguments)
+    if not isinstance(found, Readiness):
+        raise LakehouseError(f"{step.target} must return lakehouse.pipeline.Readiness, not {type(found).__name__}")
+    return found
+
+
+Step = Stage | Gate | Call | Wait
 
 
 @dataclass(frozen=True)
@@ -229,7 +292,7 @@ class Pipeline:
     tags: tuple[str, ...] = ()
     max_active_runs: int = 1
 
-    STEP_KINDS: ClassVar[tuple[type, ...]] = (Stage, Gate, Call)
+    STEP_KINDS: ClassVar[tuple[type, ...]] = (Stage, Gate, Call, Wait)
 
     def __post_init__(self) -> None:
         ids = [s.task_id for s in self.steps]
@@ -238,7 +301,7 @@ class Pipeline:
             raise LakehouseError(f"pipeline {self.dag_id}: duplicate task ids {duplicates}")
         for step in self.steps:
             if not isinstance(step, self.STEP_KINDS):
-                raise LakehouseError(f"pipeline {self.dag_id}: {step!r} is not a Stage, Gate or Call")
+                raise LakehouseError(f"pipeline {self.dag_id}: {step!r} is not a Stage, Gate, Call or Wait")
         self.gate_plans()  # a gate with nothing staged before it is a declaration error
 
     def gate_plans(self) -> dict[str, GatePlan]:

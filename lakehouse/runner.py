@@ -5,7 +5,8 @@ Spark stages and gates through ``lakehouse.jobs.run_job`` on one shared Spark se
 through their declared targets with a :class:`lakehouse.pipeline.RunContext`. Templated options
 (``{{ params.dataset }}``, ``{{ ds }}``, ``{{ logical_date }}``, ``{{ run_id }}``) are rendered with
 the run's values as Airflow would. The first failing step stops the run (the steps after it are not
-run), a falsy short-circuit step skips the rest, and the outcome of every step is reported.
+run), a falsy short-circuit step skips the rest, a :class:`lakehouse.pipeline.Wait` step checks its
+condition once (ready, or the run stops there), and the outcome of every step is reported.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse.errors import LakehouseError, explain
 from lakehouse.jobs import run_job
-from lakehouse.pipeline import Call, Gate, Pipeline, RunContext, Stage, call_target
+from lakehouse.pipeline import Call, Gate, Pipeline, RunContext, Stage, Wait, call_target, check_wait
 from lakehouse.settings import LakehouseSettings
 
 if TYPE_CHECKING:
@@ -129,6 +130,12 @@ def _run_step(step: Any, settings: LakehouseSettings, logical_date: dt.date, run
     if isinstance(step, Call):
         run = RunContext(settings, logical_date, run_id, params, dict(upstream))
         return call_target(step.target)(run, **step.arguments)
+    if isinstance(step, Wait):  # asked once: a run in one process does not sit waiting for files
+        found = check_wait(step, RunContext(settings, logical_date, run_id, params, dict(upstream)))
+        if not found.ready:
+            raise LakehouseError(f"{step.task_id}: not ready: {found.detail} (`lakehouse run` checks once; the "
+                                 f"DAG waits up to {step.timeout_s(settings):g}s)")
+        return {"detail": found.detail, **found.summary}
     if isinstance(step, Gate):
         module, options = "spark_jobs.gate", {**plans[step.task_id].options(step.suite), **step.options}
     elif isinstance(step, Stage):

@@ -137,12 +137,23 @@ class FinanceSettings(BaseModel):
     """Finance tick pipeline."""
 
     exchange_timezone: str = "America/New_York"
-    session_open: str = "09:30"
-    session_close: str = "16:00"
+    # Sessions, holidays and early closes: an exchange_calendars code (XNYS, XLON, ...), "24/7" (continuous,
+    # 00:00-24:00 UTC: crypto / Binance dumps), "continuous" (midnight to midnight in exchange_timezone) or
+    # "fixed" (session_open..session_close every date). A date without a session skips the DAG run.
+    calendar: str = "XNYS"
+    session_open: str = "09:30"  # local HH:MM, calendar "fixed" only
+    session_close: str = "16:00"  # local HH:MM ("24:00": end of day), calendar "fixed" only
     schedule_cron: str = "0 16 * * 1-5"  # weekdays 16:00 in exchange_timezone
     catchup: bool = False
     start_date: str = "2023-01-02"  # first trade date the DAG schedules (matters with catchup)
     landing_prefix: str = "finance/ticks"  # under settings.landing: <prefix>/trade_date=YYYY-MM-DD/
+    # The wait_for_landing sensor: until a data file (or, when set, this marker file, e.g. "_SUCCESS") is in
+    # the date's landing folder, poke every landing_poke_interval_s for up to landing_wait_timeout_s;
+    # deferrable: wait in the triggerer instead of holding a worker slot.
+    landing_marker: str | None = None
+    landing_wait_timeout_s: float = 3000.0  # a longer wait also raises the task's execution timeout
+    landing_poke_interval_s: float = 60.0
+    landing_wait_deferrable: bool = True
     outlier_mad_k: float = 8.0  # a tick is an outlier beyond k scaled MADs from the rolling median
     outlier_window_minutes: int = 5  # rolling median/MAD over +-this many minutes (per symbol)
     outlier_min_rel_mad: float = 0.0005  # MAD floor relative to price (flat markets have MAD 0)
@@ -166,8 +177,22 @@ class EnergySettings(BaseModel):
 
     source_timezone: str = "Europe/Paris"
     holiday_country: str = "FR"
+    # The meter's clock: "dst" (local wall time following DST in source_timezone), "utc", or a fixed UTC
+    # offset such as "+01:00" (a logger that never changes its clock, like the published UCI file's);
+    # meter_clocks overrides it per household id. A clock contradicted by the DST-switch days is refused.
+    meter_clock: str = "dst"
+    meter_clocks: dict[str, str] = Field(default_factory=dict)
+    seasonal_features: Literal["fourier", "stl", "mstl"] = "fourier"  # stl/mstl: decomposition columns too
+    # First logical date the monthly DAG accepts (Airflow runs nothing before it; with catchup it backfills
+    # from it): 2007-01-01 lets the DAG run the published file's months (16 Dec 2006 - 26 Nov 2010).
+    start_date: str = "2024-01-01"
     monthly_cron: str = "0 2 1 * *"
     realtime_cron: str = "*/15 * * * *"
+    # Intra-day path (spark_jobs/energy/intraday.py): the realtime run fails when the freshest reading of a
+    # household ends more than this before the interval it scores; each run re-ingests the deliveries of
+    # the intervals this far back (late and re-delivered files land idempotently).
+    realtime_max_lag_minutes: int = Field(default=90, gt=0)
+    intraday_lookback_minutes: int = Field(default=60, ge=15)
     catchup: bool = False
     # Known households (meter ids); empty -> the landing manifest energy/households.csv, if any.
     households: list[str] = Field(default_factory=list)
@@ -192,23 +217,29 @@ class VisionSettings(BaseModel):
     """Vision (MNIST / CIFAR-10) pipeline."""
 
     schedule_cron: str | None = None  # manual by default; e.g. "0 3 * * 1" for weekly
-    train_on_kubernetes: bool = False
+    # Where `train` runs: None (default) follows the profile, a one-GPU Kubernetes pod on `cluster` and in-process
+    # on `local`/`s3` (see trains_on_kubernetes); true/false forces one.
+    train_on_kubernetes: bool | None = None
     catchup: bool = False
     default_dataset: Literal["mnist", "cifar10"] = "mnist"
     # Reader caps, checked against a file's header before anything is allocated or decompressed
     # (official: 60,000 MNIST training images in 47 MB; 10,000 images per CIFAR-10 batch in 31 MB).
     max_images_per_file: int = Field(default=100_000, gt=0)
     max_file_bytes: int = Field(default=256 * 1024 * 1024, gt=0)  # delivered size and decompressed size
-    # Split: images of the delivered test files stay test; the rest is split train/val by a salted hash
-    # of the content hash, so the assignment never changes between reruns.
+    # Split by a salted hash of each image's content hash (stable across reruns and delivery order): val_fraction
+    # of the images is val; delivered test files are the test split as-is (keep_source_test_split), and a
+    # delivery without test files (or with keep_source_test_split false) gets test_fraction drawn by hash.
     keep_source_test_split: bool = True
     val_fraction: float = 0.1
-    test_fraction: float = 0.1  # only used when keep_source_test_split is false
+    test_fraction: float = 0.1  # used when no test files are delivered, or keep_source_test_split is false
     split_salt: str = "vision-split-v1"
     # Gate bounds: every class within [min, max] x the uniform share; split shares within tolerance.
     class_share_min: float = 0.5
     class_share_max: float = 1.5
     split_tolerance: float = 0.05
+    # Every declared class must be in the train split (any size); val/test must hold every class once they have
+    # at least this many images per class (smaller hash-drawn splits can miss one by chance).
+    eval_class_min_images: int = Field(default=10, ge=1)
     # Training (per dataset where it differs).
     seed: int = 0
     epochs: dict[str, int] = Field(default_factory=lambda: {"mnist": 4, "cifar10": 10})
@@ -219,11 +250,19 @@ class VisionSettings(BaseModel):
     width: int | None = None  # channels of the CNN's first layer (None: the architecture's default)
     training_pool: str | None = None  # Airflow pool of the training tasks (e.g. a small pool for CPU training)
     require_beat_baseline: bool = False  # register only models more accurate than the majority class
-    # Kubernetes training pod (cluster profile with train_on_kubernetes).
+    # Kubernetes training pod (the cluster profile's default, see train_on_kubernetes).
     k8s_conn_id: str = "kubernetes_default"  # Airflow connection to the cluster (in-cluster config when absent)
     k8s_namespace: str = "lakehouse"
     k8s_image: str = "lakehouse/vision-train:latest"
     k8s_pod_template: str = "infra/k8s/vision-train-pod.yaml"
+    # Airflow placement of the pod task: a pool whose slots are the GPUs pods may hold at once (create it:
+    # `airflow pools set gpu 1 "GPU training pods"`), and optionally a queue (Celery: the workers that launch pods).
+    gpu_pool: str | None = "gpu"
+    gpu_queue: str | None = None
+
+    def trains_on_kubernetes(self, profile: str) -> bool:
+        """Whether `train` is a GPU pod: ``train_on_kubernetes`` when set, else only on the ``cluster`` profile."""
+        return self.train_on_kubernetes if self.train_on_kubernetes is not None else profile == "cluster"
 
 
 class LakehouseSettings(BaseSettings):

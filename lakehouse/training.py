@@ -12,7 +12,8 @@ Contract (what a domain gets for free by implementing :class:`Trainer`):
   trainer requires it to win, the step fails with one line listing *every* compared metric, so the run
   shows a failed evaluation, not a failed training.
 - **register** records the evaluated candidate in the model registry with its metrics, parameters,
-  fingerprint and the snapshot ids, which are tagged so maintenance never expires them.
+  fingerprint and the snapshot ids, which are tagged so maintenance never expires them. It refuses a
+  candidate its evaluation rejected (``evaluation.json`` says ``rejected``), even when run on its own.
 
 Each step can be retried on its own: it only reads what the step before it kept.
 """
@@ -186,6 +187,14 @@ def fit_step(run: RunContext, trainer: str) -> dict[str, Any]:
             "training_checksum": training_set.checksum}
 
 
+def rejection_message(model_name: str, evaluation: Evaluation) -> str:
+    """One line for a rejected candidate: the comparisons it lost first, then every compared metric."""
+    losses = evaluation.losses()
+    return (f"{model_name} does not beat its baselines, not registered: lost {len(losses)} of "
+            f"{len(evaluation.comparisons)} comparisons ({'; '.join(c.describe() for c in losses)}); every compared "
+            f"metric: {'; '.join(c.describe() for c in evaluation.comparisons)}")
+
+
 def evaluate_step(run: RunContext, trainer: str) -> dict[str, Any]:
     """Score the candidate against the baselines on the same pinned rows; reject it on a required loss."""
     from lakehouse.registry import fingerprint
@@ -198,13 +207,17 @@ def evaluate_step(run: RunContext, trainer: str) -> dict[str, Any]:
         raise LakehouseError(f"the rows of {candidate['snapshots']} changed since fit: rerun the fit step")
     with _candidate_model(run, folder, impl) as model_path:
         evaluation = impl.evaluate(run, rows, model_path, candidate["params"])
+    losses = evaluation.losses()
+    rejected = bool(losses) and impl.must_beat_baselines(run)
     report = {"metrics": evaluation.metrics,
               "comparisons": [asdict(c) | {"won": c.won} for c in evaluation.comparisons],
-              "beats_baselines": not evaluation.losses()}
+              "beats_baselines": not losses, "rejected": rejected}
     _write_json(run, storage.join(folder, "evaluation.json"), report)
+    for comparison in evaluation.comparisons:
+        log.info("%s: %s", candidate["model_name"], comparison.describe())
     compared = "; ".join(c.describe() for c in evaluation.comparisons)
-    if evaluation.losses() and impl.must_beat_baselines(run):
-        raise ModelRejected(f"{candidate['model_name']} does not beat its baselines, not registered: {compared}")
+    if rejected:
+        raise ModelRejected(rejection_message(candidate["model_name"], evaluation))
     return {"model_name": candidate["model_name"], "beats_baselines": report["beats_baselines"],
             "compared": compared, "metrics": evaluation.metrics}
 
@@ -217,6 +230,9 @@ def register_step(run: RunContext, trainer: str) -> dict[str, Any]:
     folder = candidate_dir(run, impl.model_name(run))
     candidate = _read_json(run, storage.join(folder, "candidate.json"), "candidate model")
     evaluation = _read_json(run, storage.join(folder, "evaluation.json"), "evaluation")
+    if evaluation.get("rejected"):  # e.g. the register task cleared on its own after a failed evaluate
+        raise ModelRejected(f"{candidate['model_name']} candidate of run {run.run_id} was rejected by its evaluation "
+                            f"({storage.join(folder, 'evaluation.json')}): not registered")
     with _candidate_model(run, folder, impl) as model_path:
         artifact = register_model(
             run.settings, model_name=candidate["model_name"], model_version=run.run_id, logical_date=run.logical_date,

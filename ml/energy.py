@@ -8,6 +8,13 @@ same hour yesterday (``lag_24h``) and same hour last week (``lag_168h``). One mo
 ahead (``lag_1h`` stays in Gold for short-horizon use), so it can forecast a whole day. The registry
 record carries the fingerprint of the feature rows read and the training knobs, so
 ``rebuild_training_set`` + ``retrain`` reproduce the model from it.
+
+Loss policy (``energy.require_beat_baselines``, on by default): the model must beat both baselines on RMSE
+*and* MAE at both frequencies. A candidate that loses any one comparison is rejected: the evaluate task fails
+with one line listing the lost comparisons and every compared metric, nothing is registered (the register
+step refuses it even when run on its own), Gold stays published, and the outcome is kept in
+``last_evaluation.json`` so the realtime forecast keeps scoring with the last registered model and says so
+(``rejected_candidate_note``).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +32,7 @@ import pandas as pd
 
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import EnergySettings, LakehouseSettings
+from schemas.energy import SEASONAL_COLUMNS
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -43,6 +52,7 @@ FREQUENCIES = (60, 15)
 BASELINES = {"same_hour_yesterday": "lag_24h", "same_hour_last_week": "lag_168h"}
 # EnergySettings fields that shape training besides the LightGBM parameters (recorded with the model).
 HOLDOUT_SERIES_FILE = "holdout.json"  # beside the candidate: the compared hold-out rows, for the run report
+LAST_EVALUATION_FILE = "last_evaluation.json"  # beside the candidates: the latest outcome, for the realtime job
 TRAINING_KNOBS = ("holdout_days", "cv_folds", "num_boost_round", "early_stopping_rounds", "learning_rate",
                   "num_leaves")
 
@@ -121,8 +131,14 @@ def lgb_params(energy: EnergySettings) -> dict[str, Any]:
     }
 
 
-def _matrix(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[list(MODEL_FEATURES)].astype(float)
+def model_features(energy: EnergySettings) -> tuple[str, ...]:
+    """The columns the model reads: calendar, lag, rolling and Fourier features, plus the STL/MSTL seasonal
+    components of ``gold.energy_features`` when ``energy.seasonal_features`` computes them."""
+    return MODEL_FEATURES if energy.seasonal_features == "fourier" else (*MODEL_FEATURES, *SEASONAL_COLUMNS)
+
+
+def _matrix(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    return frame[list(features)].astype(float)
 
 
 def train_frequency(frame: pd.DataFrame, freq_minutes: int, energy: EnergySettings,
@@ -137,20 +153,22 @@ def train_frequency(frame: pd.DataFrame, freq_minutes: int, energy: EnergySettin
         raise LakehouseError(f"not enough {freq_minutes}-minute feature rows to train ({len(data)} rows): need more "
                              f"than {energy.holdout_days} days of gold.energy_features")
     params = params or lgb_params(energy)
+    features = model_features(energy)
     span_days = (train["interval_start_utc"].max() - train["interval_start_utc"].min()) / pd.Timedelta(days=1)
     fold_days = min(float(energy.holdout_days), max(1.0, span_days / (energy.cv_folds + 1)))
     best: list[int] = []
     for train_mask, valid_mask in rolling_origin_folds(train["interval_start_utc"], energy.cv_folds, fold_days):
-        fit = lgb.Dataset(_matrix(train[train_mask]), train[train_mask]["target_kw"], free_raw_data=True)
-        val = lgb.Dataset(_matrix(train[valid_mask]), train[valid_mask]["target_kw"], reference=fit)
+        fit = lgb.Dataset(_matrix(train[train_mask], features), train[train_mask]["target_kw"], free_raw_data=True)
+        val = lgb.Dataset(_matrix(train[valid_mask], features), train[valid_mask]["target_kw"], reference=fit)
         booster = lgb.train(params, fit, num_boost_round=energy.num_boost_round, valid_sets=[val],
                             callbacks=[lgb.early_stopping(energy.early_stopping_rounds, verbose=False)])
         best.append(int(booster.best_iteration or energy.num_boost_round))
     rounds = int(np.median(best)) if best else energy.num_boost_round // 4
-    booster = lgb.train(params, lgb.Dataset(_matrix(train), train["target_kw"]), num_boost_round=max(rounds, 10))
+    booster = lgb.train(params, lgb.Dataset(_matrix(train, features), train["target_kw"]),
+                        num_boost_round=max(rounds, 10))
     result, comparable = holdout_scores(booster, holdout)
     gain = booster.feature_importance(importance_type="gain")
-    importance = {f: round(float(g), 4) for f, g in sorted(zip(MODEL_FEATURES, gain, strict=True),
+    importance = {f: round(float(g), 4) for f, g in sorted(zip(features, gain, strict=True),
                                                             key=lambda kv: -kv[1])}
     return FrequencyModel(freq_minutes, booster, best, result, importance,
                           {"train": len(train), "holdout": len(holdout), "holdout_compared": len(comparable)})
@@ -166,7 +184,7 @@ def holdout_scores(booster: Any, holdout: pd.DataFrame) -> tuple[dict[str, dict[
     """Model and persistence-baseline scores on the hold-out rows where every baseline has a value."""
     comparable = holdout.dropna(subset=list(BASELINES.values()))
     y = comparable["target_kw"].to_numpy()
-    result = {"model": scores(y, booster.predict(_matrix(comparable)))}
+    result = {"model": scores(y, booster.predict(_matrix(comparable, booster.feature_name())))}
     for name, pred in baseline_predictions(comparable).items():
         result[name] = scores(y, pred.to_numpy())
     return result, comparable
@@ -180,7 +198,8 @@ def holdout_series(booster: Any, comparable: pd.DataFrame) -> dict[str, list[Any
         "household_id": [str(h) for h in comparable["household_id"]],
         "hour": [int(h) for h in comparable["hour"]],
         "actual": [float(v) for v in comparable["target_kw"]],
-        "model": [float(v) for v in booster.predict(_matrix(comparable))] if len(comparable) else [],
+        "model": ([float(v) for v in booster.predict(_matrix(comparable, booster.feature_name()))]
+                  if len(comparable) else []),
     }
     for name, pred in baseline_predictions(comparable).items():
         columns[name] = [float(v) for v in pred]
@@ -205,6 +224,51 @@ def keep_holdout_series(run: RunContext, series: dict[str, Any]) -> str:
     return uri
 
 
+def last_evaluation_uri(settings: LakehouseSettings) -> str:
+    """``{artifacts}/candidates/<model>/last_evaluation.json``: the outcome of the latest evaluated candidate."""
+    from lakehouse import storage
+
+    return storage.join(storage.to_uri(settings.artifacts), "candidates",
+                        storage.safe_segment(settings.energy.model_name), LAST_EVALUATION_FILE)
+
+
+def keep_last_evaluation(run: RunContext, evaluation: Evaluation, *, rejected: bool) -> str:
+    """Record the candidate's outcome (run, logical date, rejected or not, every comparison) where the realtime
+    job finds it (:func:`rejected_candidate_note`); returns its URI."""
+    from lakehouse import storage
+
+    uri = last_evaluation_uri(run.settings)
+    document = {"model_name": run.settings.energy.model_name, "run_id": run.run_id,
+                "logical_date": run.logical_date.isoformat(), "rejected": rejected,
+                "losses": [c.describe() for c in evaluation.losses()],
+                "compared": [c.describe() for c in evaluation.comparisons]}
+    storage.write_bytes(run.settings, uri, json.dumps(document, sort_keys=True).encode())
+    return uri
+
+
+def last_evaluation(settings: LakehouseSettings) -> dict[str, Any] | None:
+    """The outcome :func:`keep_last_evaluation` recorded, or None when no candidate was evaluated yet."""
+    from lakehouse import storage
+
+    try:
+        return json.loads(storage.read_bytes(settings, last_evaluation_uri(settings)))  # type: ignore[no-any-return]
+    except storage.ObjectNotFoundError:
+        return None
+
+
+def rejected_candidate_note(evaluation: dict[str, Any] | None, record: dict[str, Any]) -> str | None:
+    """One line when the latest evaluated candidate was rejected and is not older than the registered model
+    ``record`` that scores instead (the loss policy: keep forecasting with the last registered model, and say
+    so); None otherwise."""
+    if not evaluation or not evaluation.get("rejected") or evaluation.get("run_id") == record["model_version"]:
+        return None
+    if str(evaluation.get("logical_date", "")) < str(record["logical_date"]):
+        return None
+    losses = "; ".join(evaluation.get("losses") or []) or "see its evaluation"
+    return (f"candidate {evaluation['run_id']} ({evaluation['logical_date']}) was rejected ({losses}): scoring with "
+            f"the last registered version {record['model_version']} ({record['logical_date']})")
+
+
 def beats_baselines(holdout: dict[str, dict[str, float]]) -> bool:
     """True when the model's RMSE and MAE are below those of every baseline."""
     return all(holdout["model"][m] < holdout[b][m] for b in BASELINES for m in ("rmse", "mae"))
@@ -214,7 +278,7 @@ def bundle(models: list[FrequencyModel], energy: EnergySettings) -> dict[str, An
     """Everything needed to forecast and to audit: boosters as text, features, metrics, snapshot."""
     return {
         "model_name": energy.model_name,
-        "features": list(MODEL_FEATURES),
+        "features": list(model_features(energy)),
         "params": lgb_params(energy),
         "training": {knob: getattr(energy, knob) for knob in TRAINING_KNOBS},
         "models": {str(m.freq_minutes): m.booster.model_to_string() for m in models},
@@ -302,9 +366,11 @@ class DemandTrainer:
                    "cv_best_iterations": {f: m["cv_best_iterations"] for f, m in candidate["metrics"].items()},
                    "rows": {f: m["rows"] for f, m in candidate["metrics"].items()},
                    "feature_importance": candidate["feature_importance"]}
+        evaluation = Evaluation(metrics, comparisons)
         if "recorded" not in run.params:  # a training run (not `model reproduce`): keep the series for its report
             keep_holdout_series(run, series)
-        return Evaluation(metrics, comparisons)
+            keep_last_evaluation(run, evaluation, rejected=bool(evaluation.losses()) and self.must_beat_baselines(run))
+        return evaluation
 
     def must_beat_baselines(self, run: RunContext) -> bool:
         return run.settings.energy.require_beat_baselines

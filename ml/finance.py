@@ -1,10 +1,31 @@
-"""Next-bar direction model on gold.ohlcv_1m: LightGBM vs a naive persistence baseline.
+"""Next-bar direction model on gold.ohlcv_1m: LightGBM against three baselines, on real bars only.
 
 Training reads one pinned Gold snapshot (PyIceberg, no Spark), builds features that use only the
 bar itself and earlier bars, and splits by time: every training row's label (the next bar) ends
 before the first test bar, so nothing from the test period leaks into training. The model, its
-metrics, the baseline's metrics on the same split, the Gold snapshot id and the fingerprint of the
+metrics, the baselines' metrics on the same split, the Gold snapshot id and the fingerprint of the
 bars read go to the registry; ``rebuild_training_set`` + ``retrain`` reproduce it from that record.
+
+Evaluation policy (:func:`score`, :meth:`NextBarTrainer.evaluate`):
+
+- **Real bars only.** Gold fills minutes without trades by carrying the close forward; the direction of
+  such a bar, or of a bar followed by one, is an artefact of the fill (a flat bar is always "not up"), not
+  a price move. The model is trained on rows whose next bar is real and scored on rows where both the bar
+  and the next bar are real (:func:`real_bars`); ``eval_rows``/``filled_excluded`` record how many.
+- **Baselines**, fitted on the training rows only and scored on the same test rows:
+  ``logistic`` (the one to beat) -- a logistic regression on the last four one-minute log returns. It is
+  the linear autocorrelation model (momentum, or the mean reversion of bid-ask bounce) that any
+  next-bar model must improve on before its non-linear features are worth anything; persistence is the
+  same idea with the slope fixed by hand and the probabilities fixed at 0.75/0.25, so it is both weaker
+  and badly calibrated. ``persistence`` is kept for continuity with earlier registry entries
+  (``baseline_*`` metrics), and ``base_rate`` (the training up-rate as a constant probability) is the
+  climatology reference every probabilistic forecast must beat on log-loss.
+- **Metrics** of the model and every baseline: accuracy, AUC, log-loss, Brier score and expected
+  calibration error (ECE, 10 equal-width probability bins: the gap between predicted and observed
+  up-rates, weighted by the bin's share; :func:`reliability` gives the bins themselves).
+- **Registration**: with ``finance.require_beat_baseline`` the model must beat ``logistic`` on accuracy,
+  log-loss and Brier score and ``base_rate`` on log-loss; otherwise the evaluate task fails, nothing is
+  registered, and its one-line message lists every metric against every baseline.
 """
 
 from __future__ import annotations
@@ -65,6 +86,7 @@ def build_dataset(bars: pd.DataFrame) -> pd.DataFrame:
     df["minute_of_day"] = minute.dt.hour * 60 + minute.dt.minute
     next_close = group["close"].shift(-1)
     df["label_ts"] = group["minute_ts"].shift(-1)
+    df["label_filled"] = group["filled"].shift(-1).fillna(1).astype(int)
     df["target"] = (next_close > df["close"]).astype(int)
     return df[next_close.notna()].reset_index(drop=True)
 
@@ -95,15 +117,70 @@ def time_split(dataset: pd.DataFrame, test_fraction: float = 0.3) -> Split:
     return Split(train.reset_index(drop=True), test.reset_index(drop=True), cutoff)
 
 
+def real_bars(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose bar and next (label) bar both had trades: the only rows whose direction is a price move."""
+    return rows[(rows["filled"].astype(int) == 0) & (rows["label_filled"].astype(int) == 0)]
+
+
+def real_labels(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose next (label) bar had trades (what the model is trained on)."""
+    return rows[rows["label_filled"].astype(int) == 0]
+
+
+def reliability(y_true: Any, prob_up: Any, bins: int = 10) -> list[dict[str, float]]:
+    """Reliability table: per equal-width probability bin with rows, the rows, mean prediction and up-rate."""
+    import numpy as np
+
+    y = np.asarray(y_true, dtype=float)
+    prob = np.asarray(prob_up, dtype=float)
+    index = np.minimum((prob * bins).astype(int), bins - 1)
+    return [{"bin": b / bins, "rows": int((index == b).sum()), "predicted": float(prob[index == b].mean()),
+             "observed": float(y[index == b].mean())} for b in range(bins) if (index == b).any()]
+
+
+def expected_calibration_error(y_true: Any, prob_up: Any, bins: int = 10) -> float:
+    """ECE: sum over bins of share of rows x |mean prediction - observed up-rate|."""
+    table = reliability(y_true, prob_up, bins)
+    total = sum(b["rows"] for b in table)
+    return float(sum(b["rows"] / total * abs(b["predicted"] - b["observed"]) for b in table)) if total else float("nan")
+
+
 def _metrics(y_true: Any, prob_up: Any) -> dict[str, float]:
     import numpy as np
-    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
 
     prob = np.clip(np.asarray(prob_up, dtype=float), 1e-6, 1 - 1e-6)
     out = {"accuracy": float(accuracy_score(y_true, prob > 0.5)), "log_loss": float(log_loss(y_true, prob,
                                                                                            labels=[0, 1]))}
     out["auc"] = float(roc_auc_score(y_true, prob)) if len(set(y_true)) > 1 else float("nan")
+    out["brier"] = float(brier_score_loss(y_true, prob, pos_label=1))
+    out["ece"] = expected_calibration_error(y_true, prob)
     return out
+
+
+RETURN_FEATURES = ("log_return", "ret_lag_1", "ret_lag_2", "ret_lag_3")
+
+
+def logistic_baseline(train: pd.DataFrame, test: pd.DataFrame) -> Any:
+    """Logistic regression on the last four one-minute log returns, fitted on ``train`` (see the module doc)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    columns = list(RETURN_FEATURES)
+    if train["target"].nunique() < 2:
+        return np.full(len(test), float(train["target"].mean()) if len(train) else 0.5)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+    model.fit(train[columns].fillna(0.0).to_numpy(), train["target"].to_numpy())
+    return model.predict_proba(test[columns].fillna(0.0).to_numpy())[:, 1]
+
+
+def base_rate_baseline(train: pd.DataFrame, test: pd.DataFrame) -> Any:
+    """Climatology: the training rows' up-rate as the probability of every test row."""
+    import numpy as np
+
+    return np.full(len(test), float(train["target"].mean()) if len(train) else 0.5)
 
 
 def naive_baseline(train: pd.DataFrame, test: pd.DataFrame) -> Any:
@@ -122,20 +199,50 @@ def fit_model(split: Split, params: dict[str, Any], num_rounds: int, features: t
     if split.train["target"].nunique() < 2:
         raise LakehouseError("training data has a single label class: not enough price movement to learn from")
     columns = list(features)
-    return lgb.train(params, lgb.Dataset(split.train[columns], label=split.train["target"]), num_boost_round=num_rounds)
+    train = real_labels(split.train)
+    return lgb.train(params, lgb.Dataset(train[columns], label=train["target"]), num_boost_round=num_rounds)
+
+
+# metric prefix -> baseline; "baseline_" is persistence (the prefix earlier registry entries use)
+BASELINES = {"logistic": logistic_baseline, "baseline": naive_baseline, "base_rate": base_rate_baseline}
+BASELINE_NAMES = {"logistic": "logistic", "baseline": "persistence", "base_rate": "base_rate"}
+METRIC_NAMES = ("accuracy", "auc", "log_loss", "brier", "ece")
 
 
 def score(booster: Any, split: Split, features: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """Metrics of the model and of the naive persistence baseline on the test part of the split."""
-    model = _metrics(split.test["target"], booster.predict(split.test[list(features)]))
-    baseline = _metrics(split.test["target"], naive_baseline(split.train, split.test))
+    """Metrics of the model and of every baseline on the real bars of the test part of the split
+    (baselines fitted on the same training rows as the model)."""
+    test, train = real_bars(split.test), real_labels(split.train)
+    if test.empty:
+        raise LakehouseError(f"no real (traded) bars after the split cutoff {split.cutoff} to evaluate on: "
+                             "every test bar was filled")
+    model = _metrics(test["target"], booster.predict(test[list(features)]))
+    out: dict[str, Any] = {f"model_{k}": v for k, v in model.items()}
+    for prefix, baseline in BASELINES.items():
+        out.update({f"{prefix}_{k}": v for k, v in _metrics(test["target"], baseline(train, test)).items()})
     return {
-        **{f"model_{k}": v for k, v in model.items()},
-        **{f"baseline_{k}": v for k, v in baseline.items()},
-        "accuracy_lift": model["accuracy"] - baseline["accuracy"],
-        "train_rows": len(split.train), "test_rows": len(split.test),
-        "split_cutoff": str(split.cutoff), "test_up_rate": float(split.test["target"].mean()),
+        **out,
+        "accuracy_lift": model["accuracy"] - out["baseline_accuracy"],
+        "accuracy_lift_vs_logistic": model["accuracy"] - out["logistic_accuracy"],
+        "train_rows": len(train), "test_rows": len(test), "eval_rows": len(test),
+        "filled_excluded": len(split.test) - len(test),
+        "split_cutoff": str(split.cutoff), "test_up_rate": float(test["target"].mean()),
     }
+
+
+# (metric, higher is better, baselines it must beat with finance.require_beat_baseline)
+POLICY = (("accuracy", True, ("logistic",)), ("log_loss", False, ("logistic", "base_rate")),
+          ("brier", False, ("logistic",)), ("auc", True, ()), ("ece", False, ()))
+
+
+def comparisons(metrics: dict[str, Any]) -> list[Any]:
+    """Every metric of the model against every baseline; ``required`` where the policy says it must win."""
+    from lakehouse.training import Comparison
+
+    return [Comparison(metric, float(metrics[f"model_{metric}"]), BASELINE_NAMES[prefix],
+                       float(metrics[f"{prefix}_{metric}"]), higher_is_better=higher,
+                       required=BASELINE_NAMES[prefix] in must_beat)
+            for metric, higher, must_beat in POLICY for prefix in BASELINES]
 
 
 def read_training_bars(settings: LakehouseSettings, snapshot_id: int, logical_date: dt.date,
@@ -193,14 +300,10 @@ class NextBarTrainer:
     def evaluate(self, run: RunContext, rows: pa.Table, model_path: Path, params: dict[str, Any]) -> Evaluation:
         import lightgbm as lgb
 
-        from lakehouse.training import Comparison, Evaluation
+        from lakehouse.training import Evaluation
 
         metrics = score(lgb.Booster(model_file=str(model_path)), self._split(run, rows, params), params["features"])
-        return Evaluation(metrics, [
-            Comparison("accuracy", metrics["model_accuracy"], "persistence", metrics["baseline_accuracy"],
-                       higher_is_better=True),
-            Comparison("log_loss", metrics["model_log_loss"], "persistence", metrics["baseline_log_loss"]),
-        ])
+        return Evaluation(metrics, comparisons(metrics))
 
     def must_beat_baselines(self, run: RunContext) -> bool:
         return run.settings.finance.require_beat_baseline

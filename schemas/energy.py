@@ -135,10 +135,12 @@ FOURIER_COLUMNS = (
     "week_sin1", "week_cos1", "week_sin2", "week_cos2",
     "year_sin1", "year_cos1",
 )
+# STL / MSTL seasonal components (energy.seasonal_features = stl | mstl; null with fourier).
+SEASONAL_COLUMNS = ("seasonal_day", "seasonal_week")
 FEATURE_COLUMNS = (
     "hour", "minute_of_day", "day_of_week", "month", "is_weekend", "is_holiday",
     "lag_1h", "lag_24h", "lag_168h", "roll_mean_24h", "roll_std_24h", "roll_mean_168h",
-    *FOURIER_COLUMNS,
+    *FOURIER_COLUMNS, *SEASONAL_COLUMNS,
 )
 
 GOLD_FEATURES = TableSpec(
@@ -164,6 +166,10 @@ GOLD_FEATURES = TableSpec(
         Column("roll_std_24h", DoubleType(), doc="std of the 24 h window ending 24 h before the interval"),
         Column("roll_mean_168h", DoubleType(), doc="mean of the 168 h window ending 24 h before the interval"),
         *(Column(name, DoubleType(), doc="Fourier seasonal term") for name in FOURIER_COLUMNS),
+        Column("seasonal_day", DoubleType(), doc="daily seasonal component (STL/MSTL fitted on the data before "
+                                                 "the interval's day, projected); null unless stl/mstl"),
+        Column("seasonal_week", DoubleType(), doc="weekly seasonal component (MSTL, as seasonal_day); null "
+                                                  "unless mstl"),
         # No run_id column: a rerun of a month yields identical rows (lineage is in the snapshot summary).
         _META[0],
     ),
@@ -192,5 +198,25 @@ GOLD_FORECAST = TableSpec(
     logical_date_column="forecast_date",
 )
 
+SILVER_INTRADAY = TableSpec(
+    identifier="silver.energy_intraday_15min",
+    description="15-minute demand per household from the intra-day deliveries "
+                "({landing}/energy/intraday/<UTC date>/<HHMM>/<household>.txt), one row per household and "
+                "interval: a re-delivered interval replaces its row. Fresh history for the realtime forecast; the "
+                "monthly path (silver.energy_readings_15min) is unaffected.",
+    columns=(
+        *(c for c in SILVER_15MIN.columns if c.name not in ("meter_read_date", "run_id")),
+        Column("lines_rejected", IntegerType(), doc="delivered lines not accepted (bad format, value or time)"),
+        Column("first_rejection", StringType(), doc="line number and reason of the first rejected line"),
+        Column("source_file", StringType(), doc="landing URI of the delivered file"),
+        Column("file_sha256", StringType(), doc="checksum of the delivered file"),
+        Column("delivery_date", DateType(), required=True, doc="UTC date of interval_start_utc (logical date)"),
+        Column("run_id", StringType(), doc="run that ingested the delivery"),
+    ),
+    partition_by=(identity("delivery_date"),),
+    sort_by=("household_id", "interval_start_utc"),
+    logical_date_column="delivery_date",
+)
+
 TABLES = (RAW_READINGS, SILVER_READINGS, SILVER_15MIN, SILVER_HOURLY, QUARANTINE_READINGS, GOLD_FEATURES,
-          GOLD_FORECAST)
+          GOLD_FORECAST, SILVER_INTRADAY)

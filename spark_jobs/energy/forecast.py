@@ -1,4 +1,5 @@
-"""spark-submit entry point: day-ahead forecasts (24 hourly + 96 15-minute per household).
+"""spark-submit entry point: day-ahead forecasts (24 hourly + 96 15-minute per household); the forecast
+writer the realtime job shares (``write_forecasts``).
 
 The monthly run forecasts its logical date (the local day after the delivered month) with the
 model registered by the same run (``--option model_version=...``, default: this run id, falling
@@ -48,10 +49,22 @@ def score(ctx: JobContext, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
     if intervals.limit(1).count() == 0:
         return {"skipped": f"no silver history in the 16 days before {start.isoformat()}"}
     rows = forecast_frames(intervals, model_bundle, start=start, end=end, tz=energy.source_timezone,
-                           country=energy.holiday_country)
+                           country=energy.holiday_country, seasonal=energy.seasonal_features)
+    rows = rows.withColumn("origin_utc", F.lit(start.to_pydatetime()))
+    written, snapshot_id = write_forecasts(ctx, rows, kind=kind, start=start, end=end, record=record)
+    return {"kind": kind, "start": start.isoformat(), "end": end.isoformat(), "rows": written,
+            "model_version": record["model_version"], "snapshot_id": snapshot_id}
+
+
+def write_forecasts(ctx: JobContext, rows: Any, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
+                    record: dict[str, Any]) -> tuple[int, int | None]:
+    """Upsert forecast rows (``forecast_frames`` output plus ``origin_utc``) of [start, end) into
+    gold.energy_forecast as ``kind`` with the model's name and version; (rows now there, snapshot id).
+    Fails with one line when no row could be made."""
+    from pyspark.sql import functions as F
+
     rows = rows.withColumns({
-        "forecast_date": F.lit(ctx.logical_date), "kind": F.lit(kind),
-        "origin_utc": F.lit(start.to_pydatetime()), "model_name": F.lit(record["model_name"]),
+        "forecast_date": F.lit(ctx.logical_date), "kind": F.lit(kind), "model_name": F.lit(record["model_name"]),
         "model_version": F.lit(record["model_version"]), "run_id": F.lit(ctx.run_id)})
     result = write_for_date(ctx.spark, ctx.settings, GOLD_FORECAST, rows, logical_date=ctx.logical_date,
                             run_id=ctx.run_id, mode="upsert", keys=FORECAST_KEYS)
@@ -60,8 +73,7 @@ def score(ctx: JobContext, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
         & (F.col("interval_start_utc") < F.lit(end.to_pydatetime()))).count()
     if written == 0:
         raise LakehouseError(f"no {kind} forecast could be made for {start.isoformat()}: no household has history")
-    return {"kind": kind, "start": start.isoformat(), "end": end.isoformat(), "rows": written,
-            "model_version": record["model_version"], "snapshot_id": result.snapshot_id}
+    return written, result.snapshot_id
 
 
 class Options(JobOptions):

@@ -6,6 +6,9 @@ like Sundays), with autocorrelated noise and appliance bursts. Clocks follow loc
 (Europe/Paris by default): the spring-forward hour is absent and the autumn hour appears twice,
 as a DST-aware meter writes it. Some minutes are '?' (as in the published file), some lines are
 absent, and multi-hour outages occur. Same arguments in, same bytes out.
+
+:func:`uci_multi_year_text` writes one multi-year file shaped like the published UCI file instead: a logger
+clock that ignores DST (1,440 lines every day), a first reading in the middle of a day, '?' minutes.
 """
 
 from __future__ import annotations
@@ -146,6 +149,72 @@ def household_month(household_id: str, month_start: dt.date, start: dt.date, end
         else:
             out.append(line)
     return uci.HEADER + "\n" + "\n".join(out) + "\n"
+
+
+# The published file: 16/12/2006 17:24:00 to 26/11/2010 21:02:00, one line per minute, logger clock without DST.
+UCI_FIRST_READING = pd.Timestamp("2006-12-16 17:24")
+UCI_LAST_READING = pd.Timestamp("2010-11-26 21:02")
+UCI_FILE_NAME = "household_power_consumption.txt"
+
+
+def uci_multi_year_text(ranges: list[tuple[pd.Timestamp, pd.Timestamp]] | None = None, *, seed: int = 7,
+                        household_id: str = "household_power_consumption", country: str = "FR",
+                        outage_days: float = 0.0) -> str:
+    """A multi-year file shaped like the published ``household_power_consumption.txt``.
+
+    Exactly the official format (header, ``;``, ``16/12/2006``, ``17:24:00``, three decimals, missing
+    minutes as ``?;?;?;?;?;?;`` with an empty Sub_metering_3), one line per minute of a logger clock that
+    ignores daylight saving: every day has 1,440 lines, DST-switch days included, and no line is absent.
+    ``ranges``: the [start, end] meter-time spans written (inclusive, chronological; default: the whole
+    published span, ~2.07 M lines), so tests write e.g. a partial first month and a DST month only.
+    ``outage_days``: one '?' outage of that length in the middle of the first range (besides single '?').
+    """
+    import holidays
+
+    ranges = ranges or [(UCI_FIRST_READING, UCI_LAST_READING)]
+    prof = profile(household_id, seed)
+    chunks = [uci.HEADER]
+    for number, (first, last) in enumerate(ranges):
+        local = pd.date_range(pd.Timestamp(first).floor("min"), pd.Timestamp(last).floor("min"), freq="min")
+        if len(local) == 0:
+            continue
+        rng = _rng("uci-file", household_id, seed, number)
+        days = frozenset(holidays.country_holidays(country, years=sorted(set(local.year))).keys())
+        kw = demand_kw(local, prof, days, rng)
+        n = len(kw)
+        voltage = 240.5 + 2.5 * np.sin(2 * np.pi * (local.hour.to_numpy() - 4) / 24) - 1.2 * kw + rng.normal(0, .8, n)
+        reactive = np.clip(0.05 + 0.08 * kw + rng.normal(0, 0.03, n), 0.0, None)
+        subs = np.floor((kw * 1000.0 / 60.0)[:, None] * rng.dirichlet([1.0, 1.0, 2.0, 3.0], n)[:, :3])
+        missing = rng.random(n) < 0.002
+        if number == 0 and outage_days > 0:
+            length = min(n, int(outage_days * 1440))
+            missing[n // 2 - length // 2 : n // 2 - length // 2 + length] = True
+        dates = np.asarray(uci.format_uci_date(local))
+        times = np.asarray(local.strftime("%H:%M:%S"))
+        frame = pd.DataFrame({
+            "Date": dates, "Time": times, "Global_active_power": np.round(kw, 3),
+            "Global_reactive_power": np.round(reactive, 3), "Voltage": np.round(voltage, 2),
+            "Global_intensity": np.round(kw * 1000.0 / voltage / 0.2) * 0.2,
+            "Sub_metering_1": subs[:, 0], "Sub_metering_2": subs[:, 1], "Sub_metering_3": subs[:, 2],
+        })
+        lines = np.asarray(frame.to_csv(sep=";", header=False, index=False, float_format="%.3f",
+                                        lineterminator="\n").split("\n")[:-1], dtype=object)
+        lines[missing] = dates[missing] + ";" + times[missing] + ";?;?;?;?;?;?;"
+        chunks.append("\n".join(lines))
+    return "\n".join(chunks) + "\n"
+
+
+def write_uci_multi_year(settings: LakehouseSettings, relative: str = f"energy/uci/{UCI_FILE_NAME}",
+                         ranges: list[tuple[pd.Timestamp, pd.Timestamp]] | None = None, *, seed: int = 7,
+                         outage_days: float = 0.0) -> str:
+    """Write :func:`uci_multi_year_text` under the landing zone; return its URI (what the DAG's ``source``
+    param names)."""
+    from spark_jobs.energy import io
+
+    uri = io.landing_uri(settings, relative)
+    io.write_text(settings, uri, uci_multi_year_text(ranges, seed=seed, country=settings.energy.holiday_country,
+                                                     outage_days=outage_days))
+    return uri
 
 
 def landing_path(month_start: dt.date, household_id: str) -> str:

@@ -2,8 +2,10 @@
 
 The run on the 1st of a month reads ``{landing}/energy/<previous month>/*.txt`` (any case: ``.TXT``
 too) or ``--option source=<file or directory>`` with ``--option household=<id>`` for the published
-multi-year UCI file, of which only the delivered month's lines are kept, and replaces the month's raw
-rows. Files that cannot be read as UCI (wrong delimiter, missing header, unknown household) are kept
+multi-year UCI file (the DAG's ``source`` param), of which only the delivered month's lines are kept, and
+replaces the month's raw rows; its lines of other months are counted in the file's accounting row as outside
+this run's month (``lines_outside_month`` in the summary), not rejected. Files that cannot be read as UCI
+(wrong delimiter, missing header, unknown household) are kept
 in raw with their ``file_error``; silver quarantines them. Every file of the folder is accounted for
 in the summary and in ``raw.delivered_files``: ingested, quarantined (an empty file: ``empty_file``;
 a rejected one: its file error) or ignored with a reason (hidden and ``_`` metadata files, README,
@@ -22,7 +24,7 @@ from lakehouse.pipeline import JobOptions
 from lakehouse.read import read_for_date
 from lakehouse.write import write_for_date
 from schemas.energy import RAW_READINGS
-from spark_jobs.energy import io
+from spark_jobs.energy import io, uci
 from spark_jobs.energy.common import delivered_month
 
 DATASET = "uci_household"
@@ -39,6 +41,7 @@ class Options(JobOptions):
 
 def main(ctx: JobContext) -> dict[str, Any]:
     """Read the month's landing files and replace the month's rows of raw.energy_readings."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     month = delivered_month(ctx.logical_date)
@@ -73,16 +76,29 @@ def main(ctx: JobContext) -> dict[str, Any]:
         if error:
             log.warning("%s line 1: %s", uri, error)
     raw = io.raw_lines(ctx.spark, ctx.settings, plan)
+    outside: dict[str, dict[str, int]] = {}
+    cached = None
     if source:
         # A published multi-year UCI file: keep the delivered month's lines (and lines whose date
-        # cannot be read, so that they are quarantined with their reason rather than lost).
-        in_month = F.col("date").rlike(rf"^\s*\d{{1,2}}/0?{month.month}/{month.year}\s*$")
-        dated = F.col("date").rlike(r"^\s*\d{1,2}/\d{1,2}/\d{4}\s*$")
-        raw = raw.where(in_month | ~F.coalesce(dated, F.lit(False)) | F.col("file_error").isNotNull())
+        # cannot be read, so that they are quarantined with their reason rather than lost). The other
+        # months' lines are counted per file as "outside this run's month", neither rejected nor lost.
+        parts = F.regexp_extract("date", r"^\s*\d{1,2}/(\d{1,2})/(\d{4})\s*$", 2).cast("int") * 12 \
+            + F.regexp_extract("date", r"^\s*\d{1,2}/(\d{1,2})/(\d{4})\s*$", 1).cast("int")
+        key = month.year * 12 + month.month
+        dated = F.coalesce(F.col("date").rlike(r"^\s*\d{1,2}/\d{1,2}/\d{4}\s*$"), F.lit(False))
+        cached = raw.withColumn("_month", F.when(dated, parts)).persist(StorageLevel.MEMORY_AND_DISK)  # read once
+        raw = cached
+        outside = {r["source_file"]: {"before": int(r["before"] or 0), "after": int(r["after"] or 0)}
+                   for r in raw.groupBy("source_file").agg(
+                       F.sum((F.col("_month") < key).cast("int")).alias("before"),
+                       F.sum((F.col("_month") > key).cast("int")).alias("after")).collect()}
+        raw = raw.where(F.col("_month").isNull() | (F.col("_month") == key)).drop("_month")
     raw = raw.withColumns({
         "meter_read_date": F.lit(ctx.logical_date), "run_id": F.lit(ctx.run_id)})
     result = write_for_date(ctx.spark, ctx.settings, RAW_READINGS, raw, logical_date=ctx.logical_date,
                             run_id=ctx.run_id)
+    if cached is not None:
+        cached.unpersist()
     rows = read_for_date(ctx.spark, ctx.settings, RAW_READINGS, [ctx.logical_date])
     stats = rows.agg(F.count("*").alias("lines"), F.countDistinct("source_file").alias("files"),
                      F.sum(F.col("file_error").isNotNull().cast("int")).alias("lines_in_rejected_files")).first()
@@ -94,21 +110,41 @@ def main(ctx: JobContext) -> dict[str, Any]:
             log.warning("%s line 1: %s", uri, row["error"])
     delivered = list(set_aside)
     by_uri = {f.uri: f for f in found}
+    spans: dict[str, str] = {}
     for uri, _hid, error in plan:
         file, row = by_uri[uri], per_file.get(uri)
         reason = error or (row["error"] if row is not None else None)
         count = int(row["rows"]) if row is not None else 0
+        elsewhere = outside.get(uri, {"before": 0, "after": 0})
+        if source and not reason:
+            span = io.file_span(ctx.settings, uri)
+            spans[uri] = uci.coverage_text(*span) if span else "no dated line"
         if count == 0 and not reason:  # only a header or blank lines: nothing was delivered
-            reason = f"no lines dated {month:%Y-%m}" if source else deliveries.EMPTY_FILE
-        delivered.append(deliveries.quarantined(file, reason, count) if reason
-                         else deliveries.ingested(file, count))
+            reason = (f"no lines dated {month:%Y-%m} (the file covers {spans[uri]})" if source
+                      else deliveries.EMPTY_FILE)
+        if reason:
+            delivered.append(deliveries.quarantined(file, reason, count))
+        elif elsewhere["before"] or elsewhere["after"]:
+            note = (f"{elsewhere['before'] + elsewhere['after']} lines outside this run's month {month:%Y-%m} "
+                    f"({elsewhere['before']} before, {elsewhere['after']} after; the file covers {spans[uri]}) "
+                    "left for their own months' runs, not rejected")
+            log.info("%s: %d lines of %s ingested; %s", uri, count, f"{month:%Y-%m}", note)
+            delivered.append(deliveries.DeliveredFile(file.uri, file.name, file.size, "ingested", note, count))
+        else:
+            delivered.append(deliveries.ingested(file, count))
     delivered = deliveries.with_hashes(ctx.settings, delivered,
                                        {u: r["sha256"] for u, r in per_file.items() if r["sha256"]})
     deliveries.record(ctx.spark, ctx.settings, delivered, domain="energy", dataset=DATASET,
                       logical_date=ctx.logical_date, run_id=ctx.run_id)
     rejected = sorted(uri for uri, row in per_file.items() if row["error"])
+    if source and not any(d.outcome == "ingested" for d in delivered):
+        raise LakehouseError(f"no readable lines dated {month:%Y-%m} in {location}: "
+                             + "; ".join(f"{d.name}: {d.reason}" for d in delivered))
     return {"table": RAW_READINGS.identifier, "month": f"{month:%Y-%m}", "snapshot_id": result.snapshot_id,
-            **stats.asDict(), "rejected_files": rejected, **deliveries.summary(delivered)}
+            **stats.asDict(), "rejected_files": rejected, **deliveries.summary(delivered),
+            **({"lines_outside_month": {"before": sum(o["before"] for o in outside.values()),
+                                        "after": sum(o["after"] for o in outside.values())},
+                "file_covers": spans} if source else {})}
 
 
 if __name__ == "__main__":

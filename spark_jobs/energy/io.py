@@ -12,6 +12,7 @@ from lakehouse.settings import LakehouseSettings
 from spark_jobs.energy import uci
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
 # The household registry a delivery may carry (meter id, source), under the landing zone.
@@ -38,6 +39,21 @@ def read_text(settings: LakehouseSettings, uri: str) -> tuple[str, str]:
     """Text and SHA-256 of a landing file's stored bytes (decoded as UTF-8, undecodable bytes replaced)."""
     data = storage.read_bytes(settings, uri)
     return data.decode("utf-8", errors="replace"), hashlib.sha256(data).hexdigest()
+
+
+def file_span(settings: LakehouseSettings, uri: str, chunk: int = 65536) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """(first, last) meter time of a chronological UCI file, from its first and last dated lines (reads
+    only the file's head and tail); None when neither end has a dated line."""
+    with storage.open_random_access(settings, uri) as handle:
+        size = handle.size()
+        head = handle.read(min(size, chunk)).decode("utf-8", errors="replace")
+        handle.seek(max(0, size - chunk))
+        tail = handle.read().decode("utf-8", errors="replace")
+    head_lines = head.splitlines()[:-1] if size > chunk else head.splitlines()  # the last may be cut
+    tail_lines = tail.splitlines()[1:] if size > chunk else tail.splitlines()  # the first may be cut
+    first = next((t for t in map(uci.line_timestamp, head_lines) if t is not None), None)
+    last = next((t for t in map(uci.line_timestamp, reversed(tail_lines)) if t is not None), None)
+    return (first, last) if first is not None and last is not None else None
 
 
 def is_uci_file(name: str) -> bool:

@@ -3,7 +3,7 @@ run` and the gate/publish lists are derived from this (lakehouse.pipeline)."""
 
 from __future__ import annotations
 
-from lakehouse.pipeline import Call, Gate, Pipeline, Resources, Schedule, Stage, training_steps
+from lakehouse.pipeline import Call, Gate, Param, Pipeline, Resources, Schedule, Stage, training_steps
 
 ENERGY_MONTHLY = Pipeline(
     dag_id="energy_demand_forecast",
@@ -14,23 +14,37 @@ ENERGY_MONTHLY = Pipeline(
 Runs on the meter-reading day (the 1st of the month, `LAKEHOUSE_ENERGY__MONTHLY_CRON`) for the month that
 just ended: ingest -> silver -> gate -> features -> gate -> train -> evaluate -> register -> forecast -> report.
 
-Inputs: `{landing}/energy/<YYYY-MM>/*.txt` in the UCI household power format.
+Inputs: `{landing}/energy/<YYYY-MM>/*.txt` in the UCI household power format, or, with the `source` param, the
+published multi-year file (`household_power_consumption.txt`; path under the landing zone, absolute path or
+s3:// URI), of which each run ingests its month only: the file's other lines are accounted for as outside the
+run's month (not rejected), and a month the file covers only partly publishes the minutes it covers (the rest
+is "not delivered", not missing). Meter clocks: `LAKEHOUSE_ENERGY__METER_CLOCK` (`dst`, `utc`, `+01:00`; the
+published file's logger ignores DST: `+01:00`).
 Outputs: raw/silver/quarantine energy readings, 15-minute and hourly series, gold.energy_features, a
 LightGBM model in ml.model_registry (only if it beats both persistence baselines), gold.energy_forecast, and a
 run report (`{artifacts}/reports/energy_demand_forecast/<date>/<run>.html`; `lakehouse reports`).
-Rerun a month: clear the DAG run of its 1st (or `lakehouse run energy_demand_forecast --date D`).
+Rerun a month: clear the DAG run of its 1st (or `lakehouse run energy_demand_forecast --date D`; the multi-year
+file: `--param source=<file>`).
 """,
     schedule=lambda s: Schedule(s.energy.monthly_cron),
-    start_date="2024-01-01",
+    start_date=lambda s: s.energy.start_date,
     catchup=lambda s: s.energy.catchup,
+    params={
+        "source": Param("", "the published multi-year UCI file (path under the landing zone, absolute path or "
+                            "s3:// URI) to take the run's month from; empty: the month's landing folder"),
+        "household": Param("", "meter id of the source file's readings (empty: from the file name)"),
+    },
     steps=(
         Stage("ingest", "spark_jobs.energy.ingest", writes=("raw.energy_readings", "raw.delivered_files"),
-              doc="Land the month's UCI files into raw.energy_readings as delivered; every file is accounted "
-                  "for in raw.delivered_files."),
+              options={"source": "{{ params.source }}", "household": "{{ params.household }}"},
+              doc="Land the month's UCI files (or the month's lines of the `source` file) into raw.energy_readings "
+                  "as delivered; every file is accounted for in raw.delivered_files."),
         Stage("silver", "spark_jobs.energy.silver",
               stages=("silver.energy_readings", "silver.energy_readings_15min", "silver.energy_readings_hourly",
                       "quarantine.energy_readings"),
-              doc="Type, convert to UTC (DST-safe), gap-fill, resample; stage silver and quarantine."),
+              options={"source": "{{ params.source }}"},
+              doc="Type, convert the meter clock to UTC (DST-safe), gap-fill, resample; stage silver and "
+                  "quarantine."),
         Gate("gate_silver", suite="silver_energy_readings"),
         Stage("features", "spark_jobs.energy.features", stages=("gold.energy_features",),
               doc="Per-household calendar, holiday, lag, rolling and Fourier features (staged)."),
@@ -52,23 +66,36 @@ Rerun a month: clear the DAG run of its 1st (or `lakehouse run energy_demand_for
 ENERGY_REALTIME = Pipeline(
     dag_id="energy_realtime_forecast",
     domain="energy",
-    description="Score the newest 15-minute interval with the latest registered energy model",
-    doc="""Realtime energy scoring: every 15 minutes (`LAKEHOUSE_ENERGY__REALTIME_CRON`) the newest interval is
-scored with the latest registered model and upserted into gold.energy_forecast (idempotent per interval).
-Skips (not fails) while no model is registered.
+    description="Ingest the intra-day 15-minute deliveries and score the next interval from the freshest rows",
+    doc="""Realtime energy scoring: every 15 minutes (`LAKEHOUSE_ENERGY__REALTIME_CRON`) the intra-day deliveries of
+the last `LAKEHOUSE_ENERGY__INTRADAY_LOOKBACK_MINUTES` are upserted into silver.energy_intraday_15min (one row per
+household and interval: reruns and re-deliveries never duplicate), then the interval starting at the run's
+logical time is scored with the latest registered model from the freshest rows and upserted into
+gold.energy_forecast (idempotent per interval). The scoring task fails with one line when a household's freshest
+reading ends more than `LAKEHOUSE_ENERGY__REALTIME_MAX_LAG_MINUTES` before the interval (late data); it skips (not
+fails) while no model is registered. After a rejected monthly candidate it keeps the last registered model and
+says so in its summary (`model_note`).
 
-Inputs: silver.energy_readings and the latest registered `energy_demand` model.
-Outputs: rows of gold.energy_forecast with `kind = 'realtime'` (one per household and interval).
-Rerun an interval: clear its task instance; the upsert replaces that interval's rows.
+Inputs: `{landing}/energy/intraday/<UTC date>/<HHMM>/<household>.txt` (UCI format, one interval per file),
+silver.energy_readings_15min (published months) and the latest registered `energy_demand` model.
+Outputs: silver.energy_intraday_15min; rows of gold.energy_forecast with `kind = 'realtime'` (one per household
+and interval). Rerun an interval: clear its task instances; both writes replace that interval's rows.
+Backfill deliveries: `spark_jobs/energy/intraday_ingest.py --option since=<ISO>`.
 """,
     schedule=lambda s: Schedule(s.energy.realtime_cron),
     start_date="2024-01-01",
     steps=(
+        Stage("ingest_intraday", "spark_jobs.energy.intraday_ingest", writes=("silver.energy_intraday_15min",),
+              options={"interval": "{{ logical_date.isoformat() }}"},
+              doc="Upsert the recent 15-minute deliveries into silver.energy_intraday_15min (one row per household "
+                  "and interval; a rerun or a re-delivered file replaces its row)."),
         Call("model_registered", "ml.energy:model_available_step", short_circuit=True,
              doc="Skip the scoring task (not fail) while no energy model has been registered."),
         Stage("score_interval", "spark_jobs.energy.realtime", writes=("gold.energy_forecast",),
               options={"interval": "{{ logical_date.isoformat() }}"},
-              doc="Upsert the interval's forecast per household (idempotent per interval)."),
+              doc="Score the interval from the freshest silver rows with the last registered model and upsert it "
+                  "(idempotent per interval); fail with one line when the data is late beyond "
+                  "energy.realtime_max_lag_minutes."),
     ),
     tags=("energy",),
 )

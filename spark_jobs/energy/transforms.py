@@ -9,6 +9,7 @@ number of households.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lakehouse.frames import spark_ddl
-from schemas.energy import FEATURE_COLUMNS, FOURIER_COLUMNS
+from schemas.energy import FEATURE_COLUMNS, FOURIER_COLUMNS, SEASONAL_COLUMNS
 from spark_jobs.energy import uci
 
 if TYPE_CHECKING:
@@ -100,13 +101,19 @@ def minute_grid(readings: pd.DataFrame, start_utc: pd.Timestamp, end_utc: pd.Tim
 
 
 def silver_household(raw: pd.DataFrame, *, month_start: dt.date, tz: str, voltage_band: tuple[float, float],
-                     max_interpolate_minutes: int) -> pd.DataFrame:
+                     max_interpolate_minutes: int, clock: str | dt.tzinfo | None = None,
+                     coverage: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.DataFrame:
     """Raw rows of one household-month -> silver minute rows and quarantine rows in one frame.
 
     Rows with a ``reason`` are quarantine rows (``kind='quarantine'``); the rest is the minute grid
     (``kind='silver'``). Unknown households / bad files carry their file error as the reason.
+    ``clock``: the zone the meter writes in (:func:`uci.clock_zone`; default ``tz``, a clock following
+    DST); the month is the month of the meter's clock. ``coverage``: (first, last) reading of the delivered
+    file(s) in meter time; the grid covers only the part of the month between them (a file that starts or
+    ends inside the month leaves the rest "not delivered", not missing). ``ts_local`` is wall time in ``tz``.
     """
-    parsed = uci.parse_readings(raw, tz, month_start, voltage_band)
+    zone = tz if clock is None else clock
+    parsed = uci.parse_readings(raw, zone, month_start, voltage_band)
     bad = parsed[parsed["reason"].notna()]
     quarantine = pd.DataFrame({
         "kind": "quarantine",
@@ -121,7 +128,7 @@ def silver_household(raw: pd.DataFrame, *, month_start: dt.date, tz: str, voltag
     good = parsed[parsed["reason"].isna()]
     silver = pd.DataFrame(columns=list(SILVER_COLUMNS))
     if len(good) and raw["file_error"].isna().any():
-        start, end = uci.month_bounds_utc(month_start, tz)
+        start, end = uci.delivered_bounds_utc(month_start, zone, coverage)
         silver = minute_grid(good, start, end, tz, max_interpolate_minutes)
     silver.insert(0, "kind", "silver")
     return pd.concat([silver, quarantine], ignore_index=True)
@@ -217,6 +224,59 @@ def fourier_features(local: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(terms, index=local.index)[list(FOURIER_COLUMNS)]
 
 
+SEASONAL_KINDS = ("fourier", "stl", "mstl")
+DECOMPOSITION_LOOKBACK_DAYS = 28  # history each day's decomposition is fitted on (at least two weeks for MSTL)
+
+
+def decomposition_features(utc: pd.Series, target: pd.Series, kind: str,
+                           since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """STL (daily period) or MSTL (daily and weekly periods) seasonal components, day-ahead safe.
+
+    For every UTC day D of the grid (from ``since`` on), the decomposition is fitted on the hourly means
+    of the target in the ``DECOMPOSITION_LOOKBACK_DAYS`` before D only (short gaps interpolated) and its
+    seasonal components are projected onto D: ``seasonal_day`` at hour h of D is the daily component at
+    hour h of the day before, ``seasonal_week`` (MSTL) the weekly one at the same hour a week before.
+    Nothing at or after D's start is read, so a value changed after a cut-off never changes the features
+    of intervals up to it, and a forecast for D built from the history before D gets the same features
+    that training saw. Intervals of a day without enough history (two weekly periods for MSTL, two days
+    for STL, three quarters of the hours known) get null. ``kind='fourier'``: all null.
+    """
+    out = pd.DataFrame(np.nan, index=target.index, columns=list(SEASONAL_COLUMNS))
+    if kind not in SEASONAL_KINDS:
+        raise ValueError(f"unknown seasonal features {kind!r}: choose one of {', '.join(SEASONAL_KINDS)}")
+    if kind == "fourier" or target.empty:
+        return out
+    from statsmodels.tsa.seasonal import MSTL, STL
+
+    stamps = pd.DatetimeIndex(utc)
+    hours = stamps.floor("h")
+    hourly = pd.Series(target.to_numpy(dtype=float), index=hours).groupby(level=0).mean()
+    hourly = hourly.reindex(pd.date_range(hourly.index.min(), hourly.index.max(), freq="h"))
+    periods = (24,) if kind == "stl" else (24, 168)
+    need = 2 * max(periods) + 24  # MSTL keeps a period only when the series is longer than twice it
+    lookback = pd.Timedelta(days=max(DECOMPOSITION_LOOKBACK_DAYS, need // 24))
+    days = stamps.floor("D")
+    for day in days.unique():
+        if since is not None and day + pd.Timedelta(days=1) <= since:
+            continue
+        history = hourly[(hourly.index >= day - lookback) & (hourly.index < day)]
+        if len(history) < need or history.index[-1] != day - pd.Timedelta(hours=1) \
+                or history.notna().mean() < 0.75 or history.iloc[-24:].notna().sum() < 12:
+            continue
+        filled = history.interpolate(limit_direction="both").to_numpy()
+        if kind == "stl":
+            seasonal = np.asarray(STL(filled, period=24).fit().seasonal).reshape(-1, 1)
+        else:
+            seasonal = np.asarray(MSTL(filled, periods=periods).fit().seasonal).reshape(len(filled), -1)
+        rows = np.flatnonzero(days == day)
+        ahead = ((hours[rows] - day) // pd.Timedelta(hours=1)).to_numpy()
+        n = len(filled)
+        out.iloc[rows, 0] = seasonal[n - 24 + ahead, 0]
+        if kind == "mstl":
+            out.iloc[rows, 1] = seasonal[n - 168 + ahead, 1]
+    return out
+
+
 def lag_features(target: pd.Series, freq_minutes: int) -> pd.DataFrame:
     """Lags of 1 h, 24 h, 168 h and rolling mean/std over windows that end 24 h before each interval.
 
@@ -246,11 +306,14 @@ def regular_grid(series: pd.DataFrame, freq_minutes: int, until: pd.Timestamp | 
 
 
 def build_features(series: pd.DataFrame, *, freq_minutes: int, tz: str, country: str,
-                   until: pd.Timestamp | None = None) -> pd.DataFrame:
+                   until: pd.Timestamp | None = None, seasonal: str = "fourier",
+                   since: pd.Timestamp | None = None) -> pd.DataFrame:
     """One household's interval series (``interval_start_utc``, ``active_power_kw``) -> feature rows.
 
     With ``until`` the grid is extended to future intervals (target null) so the same function
-    builds the rows a forecast scores.
+    builds the rows a forecast scores. ``seasonal``: ``fourier`` (the Fourier terms only), ``stl`` or
+    ``mstl`` (also :func:`decomposition_features`, computed for the days from ``since`` on: the rows
+    the caller keeps).
     """
     if series.empty:
         return pd.DataFrame(columns=list(FEATURE_OUTPUT_COLUMNS))
@@ -261,7 +324,7 @@ def build_features(series: pd.DataFrame, *, freq_minutes: int, tz: str, country:
     local = pd.Series(pd.DatetimeIndex(utc).tz_convert(tz).tz_localize(None), index=grid.index)
     target = grid["active_power_kw"].astype(float)
     out = pd.concat([calendar_features(local, country), lag_features(target, freq_minutes),
-                     fourier_features(local)], axis=1)
+                     fourier_features(local), decomposition_features(utc, target, seasonal, since)], axis=1)
     out.insert(0, "target_kw", target)
     out.insert(0, "interval_start_local", local)
     out.insert(0, "interval_start_utc", utc)
@@ -299,16 +362,24 @@ def arrow_ready(pdf: pd.DataFrame, schema: str) -> pd.DataFrame:
 
 
 def silver_frames(raw: DataFrame, *, month_start: dt.date, tz: str, voltage_band: tuple[float, float],
-                  max_interpolate_minutes: int) -> DataFrame:
-    """Raw rows -> one DataFrame of silver minute rows (kind='silver') and quarantine rows, per household."""
+                  max_interpolate_minutes: int, clocks: Mapping[str, str | dt.tzinfo] | None = None,
+                  default_clock: str | dt.tzinfo | None = None,
+                  coverage: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]] | None = None) -> DataFrame:
+    """Raw rows -> one DataFrame of silver minute rows (kind='silver') and quarantine rows, per household.
+
+    ``clocks``/``default_clock``: each household's meter clock zone; ``coverage``: per household, the
+    (first, last) reading of its delivered file (see :func:`silver_household`)."""
+    clocks, coverage = dict(clocks or {}), dict(coverage or {})
     from schemas.energy import SILVER_READINGS
 
     columns = ("kind", *SILVER_COLUMNS, "reason", "raw_line")
     schema = spark_ddl(SILVER_READINGS, columns, {"kind": "string", "reason": "string", "raw_line": "string"})
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
+        household = str(pdf["household_id"].iloc[0]) if len(pdf) else ""
         out = silver_household(pdf, month_start=month_start, tz=tz, voltage_band=voltage_band,
-                               max_interpolate_minutes=max_interpolate_minutes)
+                               max_interpolate_minutes=max_interpolate_minutes,
+                               clock=clocks.get(household, default_clock), coverage=coverage.get(household))
         return arrow_ready(out, schema)
 
     return raw.groupBy("household_id").applyInPandas(run, schema)
@@ -329,15 +400,18 @@ def resample_frames(silver: DataFrame, *, freq_minutes: int, tz: str) -> DataFra
     return silver.select(*cols).groupBy("household_id", "meter_read_date").applyInPandas(run, schema)
 
 
-def feature_frames(intervals: DataFrame, *, tz: str, country: str) -> DataFrame:
-    """Interval series (both frequencies, any months) -> feature rows per household and frequency."""
+def feature_frames(intervals: DataFrame, *, tz: str, country: str, seasonal: str = "fourier",
+                   since: pd.Timestamp | None = None) -> DataFrame:
+    """Interval series (both frequencies, any months) -> feature rows per household and frequency
+    (``seasonal``/``since``: see :func:`build_features`)."""
     from schemas.energy import GOLD_FEATURES
 
     schema = spark_ddl(GOLD_FEATURES, FEATURE_OUTPUT_COLUMNS)
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         freq = int(pdf["freq_minutes"].iloc[0])
-        rows = build_features(as_utc(pdf, "interval_start_utc"), freq_minutes=freq, tz=tz, country=country)
+        rows = build_features(as_utc(pdf, "interval_start_utc"), freq_minutes=freq, tz=tz, country=country,
+                              seasonal=seasonal, since=since)
         return arrow_ready(rows, schema)
 
     cols = ["household_id", "freq_minutes", "interval_start_utc", "active_power_kw"]
@@ -349,25 +423,27 @@ FORECAST_COLUMNS = ("household_id", "freq_minutes", "interval_start_utc", "forec
 
 
 def forecast_household(series: pd.DataFrame, model_bundle: dict[str, Any], *, freq_minutes: int,
-                       start: pd.Timestamp, end: pd.Timestamp, tz: str, country: str) -> pd.DataFrame:
+                       start: pd.Timestamp, end: pd.Timestamp, tz: str, country: str,
+                       seasonal: str = "fourier") -> pd.DataFrame:
     """Forecast one household's intervals in [start, end) from its history before ``start``.
 
     Only rows before ``start`` are used (anything later is dropped first), so the forecast sees
-    exactly what was known at its origin.
+    exactly what was known at its origin (the STL/MSTL components too: fitted on that history).
     """
     from ml.energy import predict
 
     history = series[series["interval_start_utc"] < start]
     if history.empty:
         return pd.DataFrame(columns=list(FORECAST_COLUMNS))
-    rows = build_features(history, freq_minutes=freq_minutes, tz=tz, country=country, until=end)
+    rows = build_features(history, freq_minutes=freq_minutes, tz=tz, country=country, until=end,
+                          seasonal=seasonal, since=start)
     rows = rows[(rows["interval_start_utc"] >= start) & (rows["interval_start_utc"] < end)].copy()
     rows["forecast_kw"] = predict(model_bundle, rows, freq_minutes) if len(rows) else []
     return rows.reindex(columns=list(FORECAST_COLUMNS))
 
 
 def forecast_frames(intervals: DataFrame, model_bundle: dict[str, Any], *, start: pd.Timestamp,
-                    end: pd.Timestamp, tz: str, country: str) -> DataFrame:
+                    end: pd.Timestamp, tz: str, country: str, seasonal: str = "fourier") -> DataFrame:
     """Forecasts per household and frequency for [start, end) (model shipped in the closure)."""
     schema = "household_id string, freq_minutes int, interval_start_utc timestamp, forecast_kw double"
 
@@ -376,7 +452,7 @@ def forecast_frames(intervals: DataFrame, model_bundle: dict[str, Any], *, start
         if str(freq) not in model_bundle["models"]:
             return arrow_ready(pd.DataFrame(columns=list(FORECAST_COLUMNS)), schema)
         rows = forecast_household(as_utc(pdf, "interval_start_utc"), model_bundle, freq_minutes=freq,
-                                  start=start, end=end, tz=tz, country=country)
+                                  start=start, end=end, tz=tz, country=country, seasonal=seasonal)
         return arrow_ready(rows, schema)
 
     cols = ["household_id", "freq_minutes", "interval_start_utc", "active_power_kw"]

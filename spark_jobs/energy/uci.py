@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -104,7 +105,7 @@ def _to_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return numbers, malformed
 
 
-def localize(local_ts: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
+def localize(local_ts: pd.Series, tz: str | dt.tzinfo) -> tuple[pd.Series, pd.Series]:
     """Local wall-clock times (in delivery order) -> (UTC timestamps, UTC offset in minutes).
 
     Daylight saving: a repeated local hour (autumn) maps its first occurrence to summer time and
@@ -123,22 +124,25 @@ def localize(local_ts: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
     return pd.Series(utc, index=local_ts.index), pd.Series(np.asarray(offset), index=local_ts.index)
 
 
-def month_bounds_utc(month_start: dt.date, tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """UTC instants of local midnight on the month's first day and the next month's first day."""
+def month_bounds_utc(month_start: dt.date, tz: str | dt.tzinfo) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """UTC instants of local midnight on the month's first day and the next month's first day (``tz``: a
+    zone name or a meter clock's zone from :func:`clock_zone`)."""
     nxt = (pd.Timestamp(month_start) + pd.offsets.MonthBegin(1)).normalize()
     start = pd.Timestamp(month_start).tz_localize(tz).tz_convert("UTC")
     end = nxt.tz_localize(tz).tz_convert("UTC")
     return start, end
 
 
-def parse_readings(raw: pd.DataFrame, tz: str, month_start: dt.date, voltage_band: tuple[float, float]
-                   ) -> pd.DataFrame:
+def parse_readings(raw: pd.DataFrame, tz: str | dt.tzinfo, month_start: dt.date,
+                   voltage_band: tuple[float, float]) -> pd.DataFrame:
     """Type raw rows and decide each row's fate: a ``reason`` (quarantine) or None (accepted).
 
-    Returns the raw columns plus ts_local, ts_utc, utc_offset_minutes, the seven values as floats
-    and ``reason``. Checks (first failure wins): rejected file, field count, date/time format,
-    month, number format, negative active power, voltage band, sub-meters above the total,
-    duplicate reading. An all-'?' line is an accepted missing reading (it becomes a gap).
+    ``tz`` is the meter clock's zone (:func:`clock_zone`): the tz database zone for a clock that follows
+    DST, a fixed offset otherwise. Returns the raw columns plus ts_local (the meter's time as written),
+    ts_utc, utc_offset_minutes, the seven values as floats and ``reason``. Checks (first failure wins):
+    rejected file, field count, date/time format, month, number format, negative active power, voltage
+    band, sub-meters above the total, duplicate reading. An all-'?' line is an accepted missing reading
+    (it becomes a gap).
     """
     raw = raw.sort_values(["source_file", "line_number"], kind="stable").reset_index(drop=True)
     out = raw.copy()
@@ -204,3 +208,163 @@ def quarantine_line(raw: pd.DataFrame) -> pd.Series:
 def format_uci_date(ts: pd.DatetimeIndex) -> pd.Index:
     """d/m/yyyy without zero padding, as in the published file."""
     return ts.day.astype(str) + "/" + ts.month.astype(str) + "/" + ts.year.astype(str)
+
+
+# ---- meter clocks -------------------------------------------------------------------------------
+CLOCK_KINDS = "'dst', 'utc' or a fixed offset such as '+01:00'"
+_OFFSET = re.compile(r"^(?:utc|gmt)?([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
+def clock_zone(clock: str, tz: str) -> str | dt.tzinfo:
+    """The zone a meter's clock writes in: ``dst`` -> ``tz`` (wall time following daylight saving),
+    ``utc`` -> UTC, ``+01:00`` / ``-0330`` / ``UTC+1`` -> that fixed offset. Raises ValueError otherwise."""
+    text = clock.strip().lower().replace(" ", "")
+    if text == "dst":
+        return tz
+    if text in ("utc", "z", "+00:00", "gmt"):
+        return "UTC"
+    match = _OFFSET.match(text)
+    if match is None:
+        raise ValueError(f"unknown meter clock {clock!r}: use {CLOCK_KINDS}")
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    if hours > 14 or minutes >= 60:
+        raise ValueError(f"meter clock {clock!r} is not a UTC offset between -14:00 and +14:00")
+    delta = dt.timedelta(hours=hours, minutes=minutes)
+    return dt.timezone(-delta if sign == "-" else delta)
+
+
+def follows_dst(zone: str | dt.tzinfo, tz: str) -> bool:
+    """Whether a clock zone is the DST-following wall time of ``tz`` (else a fixed offset or UTC)."""
+    return isinstance(zone, str) and zone == tz and zone != "UTC"
+
+
+def standard_offset(tz: str) -> str:
+    """The standard-time (winter) UTC offset of ``tz`` as ``+HH:MM`` (what a clock that ignores DST keeps)."""
+    offsets = [pd.Timestamp(f"2021-{m:02d}-15").tz_localize(tz).utcoffset() for m in (1, 7)]
+    minutes = int(min(offsets).total_seconds() // 60)  # winter is the smaller offset in both hemispheres
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+@dataclass(frozen=True)
+class SwitchDay:
+    """A local day of ``tz`` that is not 24 hours long, and its odd hour (absent in spring, twice in autumn)."""
+
+    day: dt.date
+    hours: int  # 23 (spring forward) or 25 (fall back)
+    hour: int  # the local hour that does not exist (spring) or occurs twice (autumn)
+
+
+def switch_days(start: dt.date, end: dt.date, tz: str) -> list[SwitchDay]:
+    """The DST switch days of ``tz`` in [start, end)."""
+    if end <= start or tz == "UTC":
+        return []
+    hours = pd.date_range(pd.Timestamp(start).tz_localize(tz), pd.Timestamp(end).tz_localize(tz), freq="h",
+                          inclusive="left").tz_convert(tz).tz_localize(None)
+    per_day = pd.Series(hours.hour, index=hours.normalize())
+    out = []
+    for day, local_hours in per_day.groupby(level=0):
+        counts = local_hours.value_counts()
+        if len(local_hours) == 24:
+            continue
+        odd = (sorted(set(range(24)) - set(counts.index)) if len(local_hours) < 24
+               else sorted(counts[counts > 1].index))
+        out.append(SwitchDay(day.date(), len(local_hours), int(odd[0]) if odd else 2))
+    return out
+
+
+@dataclass(frozen=True)
+class ClockEvidence:
+    """What one DST switch day says about a meter's clock: ``dst``, ``fixed`` or None (cannot tell)."""
+
+    day: SwitchDay
+    rows_on_day: int
+    rows_in_hour: int
+    verdict: str | None
+
+    def describe(self, tz: str) -> str:
+        what = ("does not exist there" if self.day.hours == 23 else "occurs twice there")
+        return (f"{self.rows_on_day:,} readings on {self.day.day} (a {self.day.hours}-hour day in {tz}), "
+                f"{self.rows_in_hour} at {self.day.hour:02d}:xx, an hour that {what}")
+
+
+def clock_evidence(local: pd.Series, tz: str) -> list[ClockEvidence]:
+    """Judge a household's meter clock from the readings it wrote on the DST switch days of ``tz``.
+
+    ``local``: the meter's timestamps as written (naive). A clock that follows DST writes 1,380 lines on
+    the spring day with none in the absent hour, and 1,500 on the autumn day with the repeated hour twice;
+    a clock that ignores DST writes 1,440 on both, 60 in that hour. More than half an hour of lines in the
+    absent hour, or between half and one and a half hours in the repeated one, means a fixed clock; none
+    in the absent hour (with readings around it) or more than 90 in the repeated one means DST.
+    """
+    local = pd.to_datetime(pd.Series(local)).dropna()
+    if local.empty:
+        return []
+    first, last = local.min().date(), local.max().date()
+    days = local.dt.normalize()
+    out = []
+    for switch in switch_days(first, last + dt.timedelta(days=1), tz):
+        hours = local[days == pd.Timestamp(switch.day)].dt.hour.value_counts()
+        out.append(judge_switch_day(switch, {int(h): int(n) for h, n in hours.items()}))
+    return out
+
+
+def judge_switch_day(switch: SwitchDay, rows_per_hour: Mapping[int, int]) -> ClockEvidence:
+    """The verdict of one switch day from the number of lines the meter wrote per local hour of it."""
+    in_hour = int(rows_per_hour.get(switch.hour, 0))
+    around = int(rows_per_hour.get(switch.hour - 1, 0)) + int(rows_per_hour.get(switch.hour + 1, 0))
+    verdict: str | None = None
+    if switch.hours == 23:
+        verdict = "fixed" if in_hour > 30 else ("dst" if in_hour == 0 and around > 60 else None)
+    elif in_hour > 90:
+        verdict = "dst"
+    elif in_hour > 30:
+        verdict = "fixed"
+    return ClockEvidence(switch, int(sum(rows_per_hour.values())), in_hour, verdict)
+
+
+def clock_problem(evidence: list[ClockEvidence], *, follows: bool, household: str, clock: str, tz: str
+                  ) -> str | None:
+    """One readable line when the switch days contradict the declared clock (``follows``: it is ``dst``;
+    ``clock``: how it was declared, for the message), naming the setting to change; None when they agree or
+    cannot tell."""
+    for item in evidence:
+        if item.verdict == "fixed" and follows:
+            return (f"{household}: the meter clock ignores daylight saving time ({item.describe(tz)}), but "
+                    f"the declared clock is {clock}: set LAKEHOUSE_ENERGY__METER_CLOCK={standard_offset(tz)} "
+                    f"(its standard time; or 'utc', or the household's entry in energy.meter_clocks); "
+                    "nothing published")
+        if item.verdict == "dst" and not follows:
+            return (f"{household}: the meter clock follows daylight saving time ({item.describe(tz)}), but "
+                    f"the declared clock is {clock}: set LAKEHOUSE_ENERGY__METER_CLOCK=dst (or the household's "
+                    "entry in energy.meter_clocks); nothing published")
+    return None
+
+
+# ---- file coverage -------------------------------------------------------------------------------
+def line_timestamp(line: str) -> pd.Timestamp | None:
+    """The meter time of a UCI data line (``16/12/2006;17:24:00;...``), or None if it has none."""
+    fields = line.strip().split(";")
+    if len(fields) < 2:
+        return None
+    stamp = pd.to_datetime(f"{fields[0].strip()} {fields[1].strip()}", format="%d/%m/%Y %H:%M:%S", errors="coerce")
+    return None if pd.isna(stamp) else pd.Timestamp(stamp)
+
+
+def coverage_text(first: pd.Timestamp, last: pd.Timestamp) -> str:
+    """``16 Dec 2006 17:24 - 26 Nov 2010 21:02`` (meter time)."""
+    return f"{first:%d %b %Y %H:%M} - {last:%d %b %Y %H:%M}"
+
+
+def delivered_bounds_utc(month_start: dt.date, zone: str | dt.tzinfo,
+                         coverage: tuple[pd.Timestamp, pd.Timestamp] | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The UTC span of the month a delivery covers: the month in the meter clock's ``zone``, cut to
+    [first reading, last reading + 1 minute] of the file when ``coverage`` (meter times) is given. Minutes of
+    the month outside it were never delivered (the file starts or ends inside the month): they are not
+    gaps. Returns (start, start) when the file does not reach the month."""
+    start, end = month_bounds_utc(month_start, zone)
+    if coverage is None:
+        return start, end
+    first, last = localize(pd.Series([pd.Timestamp(coverage[0]), pd.Timestamp(coverage[1])]), zone)[0].tolist()
+    lo, hi = max(start, first.floor("min")), min(end, last.floor("min") + pd.Timedelta(minutes=1))
+    return (lo, hi) if hi > lo else (start, start)

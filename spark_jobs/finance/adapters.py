@@ -26,6 +26,10 @@ BINANCE_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker", 
 EMPTY_FILE = "empty file"
 UNREADABLE_FILE = "unreadable file"
 BINANCE_FILE = re.compile(r"^(?P<symbol>[A-Z0-9]+)-trades-\d{4}-\d{2}-\d{2}\.csv$")
+# Binance spot aggTrades (data.binance.vision daily dumps, unzipped): one row per aggregated trade.
+BINANCE_AGG_COLUMNS = ("agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id", "transact_time",
+                       "is_buyer_maker", "is_best_match")
+BINANCE_AGG_FILE = re.compile(r"^(?P<symbol>[A-Z0-9]+)-aggTrades-\d{4}-\d{2}-\d{2}\.csv$")
 
 
 @dataclass(frozen=True)
@@ -79,19 +83,36 @@ def read_binance_csv(spark: SparkSession, uris: list[str]) -> DataFrame:
     The symbol comes from the file name (``BTCUSDT-trades-2024-01-02.csv``); ``time`` is epoch
     milliseconds or microseconds and stays text in raw (silver decides by magnitude).
     """
+    return _binance_lines(spark, uris, kind="trades", source_format="binance", header="id,",
+                          columns=len(BINANCE_COLUMNS), ts_field=4)
+
+
+def read_binance_agg_csv(spark: SparkSession, uris: list[str]) -> DataFrame:
+    """Binance spot aggTrades CSV (no header, or the ``agg_trade_id,price,...`` header of newer files).
+
+    The symbol comes from the file name (``BTCUSDT-aggTrades-2024-01-02.csv``), ``trade_id`` is the
+    aggregate trade id and ``ts`` the ``transact_time`` (epoch ms, or us in the files from 2025 on).
+    """
+    return _binance_lines(spark, uris, kind="aggTrades", source_format="binance_agg", header="agg_trade_id,",
+                          columns=len(BINANCE_AGG_COLUMNS), ts_field=5)
+
+
+def _binance_lines(spark: SparkSession, uris: list[str], *, kind: str, source_format: str, header: str,
+                   columns: int, ts_field: int) -> DataFrame:
+    """Raw rows of a Binance dump: trade id, price and quantity are its first three fields in both kinds."""
     from pyspark.sql import functions as F
 
-    lines = _text_lines(spark, uris).where(~F.col("line").startswith("id,"))
+    lines = _text_lines(spark, uris).where(~F.col("line").startswith(header))
     parts = F.split(F.col("line"), ",", -1)
-    ok = F.size(parts) == len(BINANCE_COLUMNS)
-    symbol = F.regexp_extract(F.col("source_file"), r"([A-Z0-9]+)-trades-\d{4}-\d{2}-\d{2}\.csv$", 1)
+    ok = F.size(parts) == columns
+    symbol = F.regexp_extract(F.col("source_file"), rf"([A-Z0-9]+)-{kind}-\d{{4}}-\d{{2}}-\d{{2}}\.csv$", 1)
     return lines.select(
         F.col("source_file"),
-        F.lit("binance").alias("source_format"),
+        F.lit(source_format).alias("source_format"),
         F.size(parts).alias("field_count"),
         F.when(symbol != "", symbol).alias("symbol"),
         F.lit("BINANCE").alias("exchange"),
-        _field(parts, 4, ok).alias("ts"),
+        _field(parts, ts_field, ok).alias("ts"),
         _field(parts, 1, ok).alias("price"),
         _field(parts, 2, ok).alias("size"),
         _field(parts, 0, ok).alias("trade_id"),
@@ -132,6 +153,7 @@ def _name(uri: str) -> str:
 
 ADAPTERS: tuple[Adapter, ...] = (
     Adapter("binance", lambda uri: bool(BINANCE_FILE.match(_name(uri))), read_binance_csv),
+    Adapter("binance_agg", lambda uri: bool(BINANCE_AGG_FILE.match(_name(uri))), read_binance_agg_csv),
     Adapter("csv", lambda uri: _name(uri).lower().endswith(".csv"), read_our_csv),
     Adapter("parquet", lambda uri: _name(uri).lower().endswith(".parquet"), read_parquet, binary=True),
 )

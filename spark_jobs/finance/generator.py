@@ -20,7 +20,7 @@ import numpy as np
 from lakehouse import storage
 from lakehouse.settings import LakehouseSettings
 from spark_jobs.finance.io import landing_dir
-from spark_jobs.finance.session import Session, session_for
+from spark_jobs.finance.session import Session, trading_session
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -337,7 +337,7 @@ def write_binance(settings: LakehouseSettings, trade_date: dt.date, *, symbol: s
                   seed: int = 7, epoch_unit: str = "ms") -> str:
     """Write a Binance spot trades file for ``symbol`` into the date's landing folder."""
     fin = settings.finance
-    session = session_for(trade_date, fin.exchange_timezone, fin.session_open, fin.session_close)
+    session = trading_session(fin, trade_date)
     uri = storage.join(landing_dir(settings, trade_date), "binance", f"{symbol}-trades-{trade_date.isoformat()}.csv")
     fs, path = storage.filesystem(settings, uri)
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
@@ -350,7 +350,7 @@ def generate_landing(settings: LakehouseSettings, trade_date: dt.date, *, symbol
                      formats: tuple[str, ...] = ("csv", "parquet")) -> dict[str, Any]:
     """Generate and write the landing files of one date; return the manifest."""
     fin = settings.finance
-    session = session_for(trade_date, fin.exchange_timezone, fin.session_open, fin.session_close)
+    session = trading_session(fin, trade_date)
     batch = generate_ticks(trade_date, session, symbols=symbols, ticks=ticks, seed=seed, rates=rates,
                            formats=formats)
     files = write_landing(settings, batch)

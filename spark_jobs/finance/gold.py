@@ -8,7 +8,7 @@ from lakehouse.jobs import JobContext, run_job
 from lakehouse.publish import stage_for_date
 from lakehouse.read import read_for_date
 from schemas.finance import GOLD_OHLCV_1M, SILVER_TICKS
-from spark_jobs.finance.session import session_for
+from spark_jobs.finance.session import trading_session
 from spark_jobs.finance.transforms import build_gold
 
 
@@ -17,7 +17,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     fin = ctx.settings.finance
-    session = session_for(ctx.logical_date, fin.exchange_timezone, fin.session_open, fin.session_close)
+    session = trading_session(fin, ctx.logical_date)
     silver = read_for_date(ctx.spark, ctx.settings, SILVER_TICKS, ctx.logical_date)
     gold = build_gold(silver, session, ema_span=fin.ema_span, volatility_window=fin.volatility_window)
     result = stage_for_date(ctx.spark, ctx.settings, GOLD_OHLCV_1M, gold, logical_date=ctx.logical_date,

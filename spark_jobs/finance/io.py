@@ -90,7 +90,7 @@ def _check_file(settings: LakehouseSettings, file: LandingFile, binary: bool) ->
         return ("empty", EMPTY_FILE) if meta.num_rows == 0 else None
     if file.size <= SMALL_FILE_BYTES:  # a CSV with only a header (or blank lines) is empty too
         lines = [ln.strip() for ln in storage.read_bytes(settings, file.uri).decode("utf-8", "replace").splitlines()]
-        data = [ln for ln in lines if ln and not ln.startswith(("symbol,", "id,"))]
+        data = [ln for ln in lines if ln and not ln.startswith(("symbol,", "id,", "agg_trade_id,"))]
         if not data:
             return "empty", EMPTY_FILE
     return None
@@ -122,7 +122,7 @@ def read_landing(spark: SparkSession, settings: LakehouseSettings, trade_date: d
         if adapter is None:
             read.ignored.append(file.uri)
             read.delivered.append(deliveries.ignored(stored, "no tick adapter reads this file name "
-                                                             "(csv, parquet, Binance trades csv)"))
+                                                             "(csv, parquet, Binance trades/aggTrades csv)"))
             continue
         problem = _check_file(settings, file, adapter.binary)
         if problem is not None:

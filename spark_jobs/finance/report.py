@@ -1,7 +1,7 @@
 """The finance run report (last step of ``finance_tick_processor``): the day's one-minute candles of one
 symbol with its moving averages and volume, quarantined ticks by reason, and the run's model against the
-persistence baseline. Reads the logical date's rows of gold.ohlcv_1m and quarantine.ticks with PyIceberg
-(no Spark); pages are assembled and stored by :mod:`lakehouse.reports`."""
+persistence baseline and the other baselines (ml.finance). Reads the logical date's rows of gold.ohlcv_1m
+and quarantine.ticks with PyIceberg (no Spark); pages are assembled and stored by :mod:`lakehouse.reports`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ TITLE = "Finance tick run report"
 BAR_COLUMNS = ("symbol", "minute_ts", "open", "high", "low", "close", "volume", "trade_count", "filled",
                "sma_5", "sma_20", "sma_60", "ema_12")
 AVERAGES = ("sma_5", "sma_20", "sma_60", "ema_12")
-METRICS = ("accuracy", "log_loss", "auc")
+METRICS = ("accuracy", "log_loss", "auc", "brier", "ece")
+# metric prefix -> label of the baselines (ml.finance.BASELINES; "baseline_" is persistence)
+BASELINES = (("logistic", "logistic regression"), ("baseline", "persistence"), ("base_rate", "base rate"))
 
 
 @dataclass
@@ -100,16 +102,20 @@ def metrics_figure(metrics: Mapping[str, Any]) -> Figure:
     import numpy as np
 
     names = [m for m in METRICS if f"model_{m}" in metrics and f"baseline_{m}" in metrics]
-    model = [_number(metrics[f"model_{m}"]) for m in names]
-    baseline = [_number(metrics[f"baseline_{m}"]) for m in names]
+    groups = [("model", "model", "#1565c0")] + [
+        (prefix, label, color) for (prefix, label), color in zip(BASELINES, ("#ef6c00", "#9e9e9e", "#c5e1a5"),
+                                                                 strict=True)
+        if all(f"{prefix}_{m}" in metrics for m in names)]
     x = np.arange(len(names))
+    width = 0.8 / len(groups)
     fig = reports.new_figure(8, 3.5)
     ax = fig.subplots()
-    ax.bar_label(ax.bar(x - 0.2, model, 0.4, label="model", color="#1565c0"), fmt="%.3f", fontsize=8)
-    ax.bar_label(ax.bar(x + 0.2, baseline, 0.4, label="persistence baseline", color="#9e9e9e"), fmt="%.3f",
-                 fontsize=8)
+    for i, (prefix, label, color) in enumerate(groups):
+        values = [_number(metrics[f"{prefix}_{m}"]) for m in names]
+        ax.bar_label(ax.bar(x - 0.4 + width * (i + 0.5), values, width, label=label, color=color), fmt="%.3f",
+                     fontsize=7)
     ax.set_xticks(x, [n.replace("_", " ") for n in names])
-    ax.set_title("Next-bar direction model vs persistence (test split)")
+    ax.set_title("Next-bar direction model vs baselines (real bars of the test split)")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return fig
@@ -156,13 +162,13 @@ def render(info: reports.RunInfo, data: FinanceReportData, *, symbol: str | None
         sections.append(reports.section("Quarantine", reports.note_html("No quarantined ticks on this date.")))
     if data.model is not None:
         metrics = data.model.get("metrics") or {}
-        rows_ = [[m, metrics.get(f"model_{m}"), metrics.get(f"baseline_{m}")] for m in METRICS
-                 if f"model_{m}" in metrics]
+        rows_ = [[m, metrics.get(f"model_{m}"), *(metrics.get(f"{prefix}_{m}") for prefix, _ in BASELINES)]
+                 for m in METRICS if f"model_{m}" in metrics]
         sections.append(reports.section(
             f"Model {data.model.get('model_name')} (version {data.model.get('model_version')})",
-            reports.figure_html(metrics_figure(metrics), "model vs persistence baseline on the time-ordered test "
-                                                         "split"),
-            reports.table_html(["metric", "model", "persistence"], rows_),
+            reports.figure_html(metrics_figure(metrics), "model vs persistence baseline and the other baselines on "
+                                                         "the real (traded) bars of the time-ordered test split"),
+            reports.table_html(["metric", "model", *(label for _, label in BASELINES)], rows_),
             reports.table_html(["train rows", "test rows", "split cutoff", "accuracy lift"],
                                [[metrics.get("train_rows"), metrics.get("test_rows"), metrics.get("split_cutoff"),
                                  metrics.get("accuracy_lift")]])))

@@ -9,7 +9,7 @@ from lakehouse.jobs import JobContext, run_job
 from lakehouse.publish import stage_for_date
 from lakehouse.read import read_for_date
 from schemas.finance import QUARANTINE_TICKS, RAW_TICKS, SILVER_TICKS
-from spark_jobs.finance.session import session_for
+from spark_jobs.finance.session import trading_session
 from spark_jobs.finance.transforms import mark_outliers, prepare_ticks, split_silver_quarantine
 
 
@@ -20,7 +20,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     fin = ctx.settings.finance
-    session = session_for(ctx.logical_date, fin.exchange_timezone, fin.session_open, fin.session_close)
+    session = trading_session(fin, ctx.logical_date)
     raw = read_for_date(ctx.spark, ctx.settings, RAW_TICKS, ctx.logical_date)
     # Disk only: the outlier rule reads the prepared rows three times and the writes read the verdicts
     # twice; pulling a large cached block back into memory ran a 2 GiB driver out of heap at 20M ticks.

@@ -30,7 +30,7 @@ MAD_SCALE = 1.4826  # MAD * 1.4826 estimates the standard deviation of normal da
 DUPLICATE_KEY = ("symbol", "exchange", "ts_parsed", "price_parsed", "size_parsed", "trade_id")
 SMA_WINDOWS = (5, 20, 60)
 # Fields per line of the text formats (Parquet has named columns: a missing one is a missing field).
-EXPECTED_FIELDS = {"csv": 6, "binance": 7}
+EXPECTED_FIELDS = {"csv": 6, "binance": 7, "binance_agg": 8}
 
 
 # ---- raw ------------------------------------------------------------------------------------

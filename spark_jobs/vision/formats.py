@@ -574,20 +574,24 @@ def _find(files: Mapping[str, bytes], base: str) -> str | None:
 
 
 def expected_files(dataset: str) -> list[str]:
-    """The official file names of a dataset, for messages."""
+    """The official file names of a dataset, for messages (test files and the CIFAR-10 meta file optional)."""
     if dataset == "mnist":
-        return [f"{name}[.gz]" for pair in MNIST_FILES.values() for name in pair] + ["or png/<split>/<class>/*.png"]
-    return [*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH, CIFAR_META, "or png/<split>/<class>/*.png"]
+        train, test = MNIST_FILES["train"], MNIST_FILES["test"]
+        return [f"{name}[.gz]" for name in train] + [f"optionally {' + '.join(f'{n}[.gz]' for n in test)}",
+                                                     "or png/<split>/<class>/*.png"]
+    return ["data_batch_1..5", f"optionally {CIFAR_TEST_BATCH} and {CIFAR_META}", "or png/<split>/<class>/*.png"]
 
 
 def read_delivery(dataset: str, files: Mapping[str, bytes], *,
                   limits: ReadLimits = DEFAULT_LIMITS) -> list[DeliveredBatch]:
     """Read every pixel file of a delivery (``{relative name: bytes}``); fail on the first bad file.
 
-    MNIST needs all four IDX files; CIFAR-10 needs ``batches.meta``, ``test_batch`` and at least one
-    ``data_batch_N`` (the official archive has five). A delivery of only a ``png/`` folder has no
-    official files (empty result); its images are read by :func:`read_png_delivery`. Every file is
-    checked against ``limits``.
+    MNIST needs both training IDX files; the two test files are optional but come as a pair. CIFAR-10
+    needs at least one ``data_batch_N`` (the official archive has five); ``test_batch`` and
+    ``batches.meta`` are optional (the meta file, when delivered, must name ten classes). Without test
+    files the Gold job draws the test split by hash from the delivered images
+    (``transforms.assign_splits``). A delivery of only a ``png/`` folder has no official files (empty
+    result); its images are read by :func:`read_png_delivery`. Every file is checked against ``limits``.
     """
     dataset_spec(dataset)
     if not any(_find(files, base) for base in _official_bases(dataset)) and png_files(files):
@@ -596,6 +600,8 @@ def read_delivery(dataset: str, files: Mapping[str, bytes], *,
     if dataset == "mnist":
         for split, (images_base, labels_base) in MNIST_FILES.items():
             images_name, labels_name = _find(files, images_base), _find(files, labels_base)
+            if split == "test" and images_name is None and labels_name is None:
+                continue  # no test files: the test split is drawn by hash
             if images_name is None or labels_name is None:
                 missing = images_base if images_name is None else labels_base
                 raise FormatError(f"MNIST delivery is incomplete: {missing}[.gz] not found "
@@ -608,16 +614,19 @@ def read_delivery(dataset: str, files: Mapping[str, bytes], *,
     meta_name = _find(files, CIFAR_META)
     test_name = _find(files, CIFAR_TEST_BATCH)
     train_names = [n for n in (_find(files, b) for b in CIFAR_TRAIN_BATCHES) if n is not None]
-    if meta_name is None or test_name is None or not train_names:
-        raise FormatError("CIFAR-10 delivery is incomplete: need batches.meta, test_batch and data_batch_1..5, "
-                          f"or only png/<split>/<class>/*.png (found {', '.join(sorted(files)) or 'nothing'})")
-    names = read_cifar_meta(files[meta_name], meta_name, limits=limits)
-    if len(names) != DATASETS["cifar10"].num_classes:
-        raise FormatError(f"{meta_name}: {len(names)} label names, expected 10")
-    for name in [*train_names, test_name]:
+    if not train_names:
+        raise FormatError("CIFAR-10 delivery is incomplete: need at least one of data_batch_1..5 (test_batch and "
+                          "batches.meta optional), or only png/<split>/<class>/*.png "
+                          f"(found {', '.join(sorted(files)) or 'nothing'})")
+    if meta_name is not None:
+        names = read_cifar_meta(files[meta_name], meta_name, limits=limits)
+        if len(names) != DATASETS["cifar10"].num_classes:
+            raise FormatError(f"{meta_name}: {len(names)} label names, expected 10")
+    companions = (meta_name,) if meta_name is not None else ()
+    for name in [*train_names, *([test_name] if test_name is not None else [])]:
         split = "test" if name == test_name else "train"
         out.append(DeliveredBatch(name, "cifar-pickle", read_cifar_batch(files[name], name, split, limits=limits),
-                                  (meta_name,)))
+                                  companions))
     return out
 
 

@@ -1,9 +1,11 @@
 """spark-submit entry point: build ``gold.image_training_set`` from the published silver manifest.
 
 Pixels are read back from the raw zone (and re-checked against their content hash), each image is
-assigned train/val/test by a salted hash of its content (stable across reruns), and the per-channel
-mean/std of the training split is stored on every row of the run. Staged on the run's audit branch;
-the gold gate publishes.
+assigned train/val/test by a salted hash of its content (stable across reruns and delivery order; delivered
+test files are the test split as-is, without them the test split is drawn by hash:
+``transforms.assign_splits``), and the per-channel mean/std of the training split is stored on every row of
+the run. Rows are scoped by dataset, so MNIST and CIFAR-10 runs of one date keep each other's rows. Staged
+on the run's audit branch; the gold gate publishes.
 """
 
 from __future__ import annotations
@@ -12,17 +14,22 @@ from typing import Any
 
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
+from lakehouse.settings import VisionSettings
 from schemas.vision import GOLD_IMAGE_TRAINING_SET, RAW_IMAGE_MANIFEST, SILVER_IMAGE_MANIFEST
 from spark_jobs.vision import io
 from spark_jobs.vision.options import VisionOptions, dataset_option
 from spark_jobs.vision.transforms import SplitConfig, build_training_set, resolve_uri, split_shares
 
 
+def split_config_of(vision: VisionSettings) -> SplitConfig:
+    """The split rule of ``settings.vision`` (shared with the Gold gate's expected split shares)."""
+    return SplitConfig(salt=vision.split_salt, val_fraction=vision.val_fraction, test_fraction=vision.test_fraction,
+                       keep_source_test_split=vision.keep_source_test_split)
+
+
 def split_config(ctx: JobContext) -> SplitConfig:
     """The split settings of the run (settings.vision)."""
-    v = ctx.settings.vision
-    return SplitConfig(salt=v.split_salt, val_fraction=v.val_fraction, test_fraction=v.test_fraction,
-                       keep_source_test_split=v.keep_source_test_split)
+    return split_config_of(ctx.settings.vision)
 
 
 Options = VisionOptions  # the job's typed options (lakehouse.pipeline.options_class)

@@ -25,7 +25,8 @@ def pod_name(dataset: str, run_id: str) -> str:
 # lake as the Airflow worker; worker-local sections (home, jars, Spark, Airflow) and the pod's own knobs stay out.
 _POD_SETTINGS_PREFIXES = ("LAKEHOUSE_PROFILE", "LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_LANDING", "LAKEHOUSE_ARTIFACTS",
                           "LAKEHOUSE_CATALOG__", "LAKEHOUSE_S3__", "LAKEHOUSE_VISION__")
-_POD_OWN_SETTINGS = ("LAKEHOUSE_VISION__DEVICE", "LAKEHOUSE_VISION__TRAIN_ON_KUBERNETES", "LAKEHOUSE_VISION__K8S_")
+_POD_OWN_SETTINGS = ("LAKEHOUSE_VISION__DEVICE", "LAKEHOUSE_VISION__TRAIN_ON_KUBERNETES", "LAKEHOUSE_VISION__K8S_",
+                     "LAKEHOUSE_VISION__GPU_")
 
 
 def pod_settings_env(settings: LakehouseSettings) -> dict[str, str]:

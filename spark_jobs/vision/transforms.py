@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import posixpath
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -136,8 +137,10 @@ def validate_manifest(raw: pd.DataFrame, decoded: pd.DataFrame, spec: DatasetSpe
     ``decoded`` is aligned with ``raw`` (same index) and holds what reading the object gave:
     ``decoded_sha256`` (None when not read) and ``decode_error`` (None when it decoded). The first
     failing check gives the reason, in this order: unsafe URI, not decodable, hash mismatch,
-    shape, label, missing id, duplicate. Of duplicates, the copy from the test split is kept (so an
-    official test set stays complete), then the lowest (source_uri, record_index).
+    missing id, shape, missing (or not 32-bit) label, duplicate. A label outside ``spec``'s classes (an unseen class) is
+    not quarantined: the silver gate fails the whole delivery on it (expectations/silver_image_manifest.py).
+    Of duplicates, the copy from the test split is kept (so an official test set stays complete), then the
+    lowest (source_uri, record_index).
     """
     raw = raw.reset_index(drop=True)
     decoded = decoded.reset_index(drop=True)
@@ -161,8 +164,11 @@ def validate_manifest(raw: pd.DataFrame, decoded: pd.DataFrame, spec: DatasetSpe
     flag(~shape_ok, (f"dimensions differ from {spec.name}'s {spec.height}x{spec.width}x{spec.channels}: "
                      + raw["height"].astype(str) + "x" + raw["width"].astype(str) + "x"
                      + raw["channels"].astype(str)))
-    label_ok = raw["label"].notna() & raw["label"].between(0, spec.num_classes - 1)
-    flag(~label_ok, f"label outside 0..{spec.num_classes - 1}: " + raw["label"].astype(str))
+    # A label outside the declared classes is not an item problem but a delivery problem (another dataset's
+    # labels, a corrupt label file): the row stays valid here and the silver gate fails the run on it.
+    flag(raw["label"].isna(), "label missing")
+    fits = raw["label"].between(-(2**31), 2**31 - 1)
+    flag(~fits, "label is not a class index (outside the 32-bit label column): " + raw["label"].astype(str))
 
     ok = reasons.isna()
     candidates = raw[ok].assign(_test_first=raw["source_split"].ne("test").astype(int))
@@ -184,7 +190,15 @@ def validate_manifest(raw: pd.DataFrame, decoded: pd.DataFrame, spec: DatasetSpe
 # ---- Gold: split and normalisation -------------------------------------------------------------
 @dataclass(frozen=True)
 class SplitConfig:
-    """How images are assigned to train/val/test (see VisionSettings)."""
+    """How images are assigned to train/val/test (see VisionSettings).
+
+    Every image's split is a pure function of its content hash, the salt and one fact about the delivery:
+    whether it holds test files. ``u = hash_unit(image_id, salt)``: ``u < val_fraction`` is val; with
+    delivered test files kept (``keep_source_test_split``, the default) the delivered test images are the test
+    split as-is and everything else that is not val is train; without test files (or with
+    ``keep_source_test_split`` off) ``val_fraction <= u < val_fraction + test_fraction`` is test, drawn from the
+    delivered images. An image's val membership is therefore the same in both cases.
+    """
 
     salt: str = "vision-split-v1"
     val_fraction: float = 0.1
@@ -203,16 +217,41 @@ def hash_unit(image_id: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-def assign_split(image_id: str, source_split: str | None, config: SplitConfig) -> str:
-    """train, val or test for one image: a pure function of its content hash (and delivered split)."""
+def uses_delivered_test(source_splits: Iterable[str | None], config: SplitConfig) -> bool:
+    """Whether the delivered test files are the test split: they are kept and the delivery has some.
+    Otherwise the test split is drawn by hash from every delivered image."""
+    return config.keep_source_test_split and any(s == "test" for s in source_splits)
+
+
+def assign_split(image_id: str, source_split: str | None, config: SplitConfig, *, delivered_test: bool) -> str:
+    """train, val or test for one image: a pure function of its content hash, its delivered split and
+    whether the delivered test files are the test split (:func:`uses_delivered_test`)."""
     u = hash_unit(image_id, config.salt)
-    if config.keep_source_test_split:
+    if delivered_test:
         if source_split == "test":
             return "test"
         return "val" if u < config.val_fraction else "train"
-    if u < config.test_fraction:
-        return "test"
-    return "val" if u < config.test_fraction + config.val_fraction else "train"
+    if u < config.val_fraction:
+        return "val"
+    return "test" if u < config.val_fraction + config.test_fraction else "train"
+
+
+def assign_splits(image_ids: Sequence[str], source_splits: Sequence[str | None], config: SplitConfig) -> np.ndarray:
+    """The split of every image of one dataset's delivery (object array aligned with the inputs). The result
+    for an image does not depend on the order of the rows or on which run computes it."""
+    delivered_test = uses_delivered_test(source_splits, config)
+    return np.array([assign_split(i, s, config, delivered_test=delivered_test)
+                     for i, s in zip(image_ids, source_splits, strict=True)], dtype=object)
+
+
+def expected_split_shares(source_test_share: float, config: SplitConfig) -> dict[str, float]:
+    """The share of each split that :func:`assign_splits` aims at, given the share of delivered test images
+    (0 when the delivery has no test files): what the Gold gate compares the observed shares with."""
+    if config.keep_source_test_split and source_test_share > 0:
+        expected = {"test": source_test_share, "val": config.val_fraction * (1 - source_test_share)}
+    else:
+        expected = {"test": config.test_fraction, "val": config.val_fraction}
+    return {"train": 1 - expected["test"] - expected["val"], **expected}
 
 
 def channel_stats(pixels: np.ndarray, chunk: int = 4096) -> tuple[list[float], list[float]]:
@@ -242,8 +281,7 @@ def build_training_set(silver: pd.DataFrame, pixels: np.ndarray, *, config: Spli
     if len(silver) != len(pixels):
         raise LakehouseError(f"{len(silver)} manifest rows but {len(pixels)} images were loaded")
     silver = silver.reset_index(drop=True)
-    splits = np.array([assign_split(i, s, config) for i, s in zip(silver["image_id"], silver["source_split"],
-                                                                  strict=True)], dtype=object)
+    splits = assign_splits(silver["image_id"].tolist(), silver["source_split"].tolist(), config)
     train_mask = splits == "train"
     mean, std = channel_stats(pixels[train_mask])
     scaled = pixels.reshape(len(pixels), -1).astype(np.float32) / 255.0

@@ -29,8 +29,8 @@ from tests.support.airflow_stack import AirflowStack, airflow_stack, listening_a
 
 DOMAIN_DAGS = {"finance_tick_processor", "energy_demand_forecast", "energy_realtime_forecast",
                "vision_cnn_classifier", "lakehouse_maintenance", "lakehouse_smoke"}
-FINANCE_TASKS = {"ingest_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train", "evaluate",
-                 "register", "report"}
+FINANCE_TASKS = {"check_session", "wait_for_landing", "ingest_raw", "build_silver", "gate_silver", "build_gold",
+                 "gate_gold", "train", "evaluate", "register", "report"}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -59,7 +59,10 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings:
 def stack(tmp_path_factory: pytest.TempPathFactory, lake: LakehouseSettings):  # type: ignore[no-untyped-def]
     """Airflow with the finance DAG scheduled from its last tick (catch-up on: exactly one interval)."""
     tick = last_tick(lake)
-    extra = {"LAKEHOUSE_FINANCE__START_DATE": tick.date().isoformat(), "LAKEHOUSE_FINANCE__CATCHUP": "true"}
+    # The fixed session: this test is about the scheduler, and whatever day it runs on must be a full session
+    # (the exchange calendar would skip a holiday tick or shorten an early close such as 2026-11-27).
+    extra = {"LAKEHOUSE_FINANCE__START_DATE": tick.date().isoformat(), "LAKEHOUSE_FINANCE__CATCHUP": "true",
+             "LAKEHOUSE_FINANCE__CALENDAR": "fixed"}
     with airflow_stack(tmp_path_factory.mktemp("running-airflow-home"), lake, extra) as running:
         yield running
 

@@ -73,7 +73,7 @@ def test_dag_file_has_no_heavy_imports() -> None:
 
 def test_realtime_dag_skips_cleanly_without_a_model(local_month) -> None:
     before_model, _ = local_month
-    assert before_model == {"model_registered": "success", "score_interval": "skipped"}
+    assert before_model == {"ingest_intraday": "success", "model_registered": "success", "score_interval": "skipped"}
 
 
 def test_monthly_dag_end_to_end_local_and_rerun_is_identical(spark, local_settings, local_month) -> None:
@@ -91,7 +91,7 @@ def test_monthly_dag_end_to_end_local_and_rerun_is_identical(spark, local_settin
 
 def test_realtime_dag_scores_the_interval_idempotently(spark, local_settings, local_month) -> None:
     states = task_states(run_dag("energy_realtime_forecast", DAY, local_settings))
-    assert states == {"model_registered": "success", "score_interval": "success"}
+    assert states == {"ingest_intraday": "success", "model_registered": "success", "score_interval": "success"}
     rows = spark.table(local_settings.table_name("gold.energy_forecast")).where(
         (F.col("forecast_date") == DAY) & (F.col("kind") == "realtime"))
     first = sorted(rows.select(*GOLD_COMPARE).collect())
@@ -111,4 +111,4 @@ def test_both_dags_on_the_s3_profile(airflow_env, spark, s3_settings) -> None:
     assert_month_published(spark, s3_settings)
     assert_charts(read_run_report(s3_settings, monthly, DAY), 6)
     states = task_states(run_dag("energy_realtime_forecast", DAY, s3_settings))
-    assert states == {"model_registered": "success", "score_interval": "success"}
+    assert states == {"ingest_intraday": "success", "model_registered": "success", "score_interval": "success"}

@@ -30,7 +30,7 @@ from tests.support.gates import (
 )
 
 BAD_DAY = dt.date(2024, 8, 13)  # a Tuesday no other test uses (tables are shared within a test run)
-RUN = StoppedRun(upstream=("ingest_raw", "build_silver"), gate="gate_silver",
+RUN = StoppedRun(upstream=("check_session", "wait_for_landing", "ingest_raw", "build_silver"), gate="gate_silver",
                  downstream=("build_gold", "gate_gold", "train", "evaluate", "register", "report"))
 GATED = ("silver.ticks", "quarantine.ticks")  # what gate_silver would publish
 DOWNSTREAM = ("gold.ohlcv_1m",)

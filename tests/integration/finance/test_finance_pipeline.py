@@ -58,8 +58,8 @@ def first_run(request, airflow_env, spark, local_settings, s3_settings):
 def test_dag_runs_end_to_end(first_run, spark) -> None:
     profile, settings, manifest, dag_run, _ = first_run
     assert task_states(dag_run) == {t: "success" for t in (
-        "ingest_raw", "build_silver", "gate_silver", "build_gold", "gate_gold", "train", "evaluate",
-        "register", "report")}, profile
+        "check_session", "wait_for_landing", "ingest_raw", "build_silver", "gate_silver", "build_gold", "gate_gold",
+        "train", "evaluate", "register", "report")}, profile
     raw = _rows(spark, settings, "raw.ticks", DAY)
     silver = _rows(spark, settings, "silver.ticks", DAY)
     quarantine = _rows(spark, settings, "quarantine.ticks", DAY)

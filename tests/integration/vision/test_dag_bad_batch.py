@@ -7,8 +7,10 @@ validates every image and the silver gate passes and publishes the manifest; the
 - ``skewed``: the training label file was rewritten so that every other image is labelled 7 (a
   labelling bug upstream); class 7 holds about half of the training split, far above
   ``vision.class_share_max`` x the uniform share.
-- ``missing``: every image of class 3 was left out of the delivery (train and test), so the model
-  would be trained on nine classes.
+- ``missing``: every image of class 3 was left out of a small delivery (60 images, train and test), so the
+  model would be trained on nine classes. On a set this small an empty class is within the class-share
+  sampling slack (3 binomial standard errors of the uniform share), which used to let it through: the
+  presence rule (every declared class in the training split, on any set size) is what stops it.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ from tests.support.gates import (
 )
 
 DAYS = {"skewed": dt.date(2024, 8, 20), "missing": dt.date(2024, 8, 21)}  # dates no other test uses
-# The missing class needs enough images that an empty class is beyond the suite's sampling slack
-# (3 binomial standard errors of the uniform share: about 90 training images).
-IMAGES = {"skewed": 80, "missing": 200}
+# The missing class is small on purpose: about 40 training images, where the share slack alone would allow
+# an empty class (it did, before the presence rule).
+IMAGES = {"skewed": 80, "missing": 60}
 DATASET, SKEWED_LABEL, MISSING_LABEL = "mnist", 7, 3
 RUN = StoppedRun(upstream=("land_raw", "build_silver", "gate_silver", "build_gold"), gate="gate_gold",
                  downstream=("train", "evaluate", "register", "report"))
@@ -91,6 +93,9 @@ def test_bad_batch_stops_the_dag_at_the_gold_gate(airflow_env, spark, local_sett
     report = read_report(settings, "gold_image_training_set", day, run_id)
     assert report["success"] is False and report["run_id"] == run_id
     assert report["failed"] and all(f.endswith("(label)") for f in report["failed"]), report["failed"]
+    if damage == "missing":  # one readable line names the class and the split
+        assert any(f"label lacks the value(s) {{{MISSING_LABEL}}} it must contain" in p and "train split" in p
+                   for p in report["problems"]), report["problems"]
 
     branch = audit_branch(run_id)
     assert refs(spark, settings, "gold.image_training_set").get(branch, ("missing",))[0] == "BRANCH"

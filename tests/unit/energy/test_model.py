@@ -72,3 +72,22 @@ def test_model_beats_both_persistence_baselines_on_generated_data() -> None:
     bundle = M.bundle([model], energy)
     again = M.predict(bundle, features.tail(24), 60)
     assert (again >= 0).all() and np.allclose(again, M.predict(bundle, features.tail(24), 60))
+
+
+def test_stl_components_are_model_features_only_when_chosen() -> None:
+    """`energy.seasonal_features=stl` feeds the STL component to LightGBM (and records it with the model);
+    the default keeps the Fourier-only feature list."""
+    month = dt.date(2024, 1, 1)
+    text = generator.household_month("hh_001", month, month, dt.date(2024, 2, 1), seed=7, tz=TZ, country="FR")
+    out = T.silver_household(uci.split_lines(text, "f.txt", "hh_001"), month_start=month, tz=TZ,
+                             voltage_band=(200, 260), max_interpolate_minutes=60)
+    hourly = T.resample(out[out["kind"] == "silver"], 60, TZ)
+    features = T.build_features(hourly, freq_minutes=60, tz=TZ, country="FR", seasonal="stl")
+    assert features["seasonal_day"].notna().any()
+    assert M.model_features(EnergySettings()) == M.MODEL_FEATURES
+    energy = EnergySettings(num_boost_round=60, seasonal_features="stl")
+    model = M.train_frequency(features, 60, energy)
+    assert {"seasonal_day", "seasonal_week"} <= set(model.importance)
+    bundle = M.bundle([model], energy)
+    assert bundle["features"][-2:] == ["seasonal_day", "seasonal_week"]
+    assert np.isfinite(M.predict(bundle, features.tail(24), 60)).all()

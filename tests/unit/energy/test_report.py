@@ -87,6 +87,9 @@ def test_holdout_series_are_the_compared_rows() -> None:
     from ml import energy
 
     class Booster:
+        def feature_name(self) -> list[str]:
+            return list(energy.MODEL_FEATURES)
+
         def predict(self, matrix: pd.DataFrame) -> np.ndarray:
             return np.full(len(matrix), 1.5)
 

@@ -24,7 +24,8 @@ print(json.dumps({
     "retries": sorted({t.retries for t in dag.tasks}),
     "timeouts": sorted({t.execution_timeout.total_seconds() for t in dag.tasks}),
     "docs": all(t.doc_md for t in dag.tasks),
-    "heavy": sorted(m for m in ("pyspark", "lightgbm", "great_expectations", "pandas") if m in sys.modules),
+    "heavy": sorted(m for m in ("pyspark", "lightgbm", "great_expectations", "pandas", "exchange_calendars")
+                    if m in sys.modules),
 }))
 """
 
@@ -38,8 +39,8 @@ def test_dag_wiring_schedule_and_light_imports(tmp_path) -> None:
                          env=env, capture_output=True, text=True, check=True, cwd=tmp_path)
     info = json.loads(out.stdout.strip().splitlines()[-1])
     assert info["dag_id"] == "finance_tick_processor"
-    assert info["tasks"] == ["build_gold", "build_silver", "evaluate", "gate_gold", "gate_silver", "ingest_raw",
-                             "register", "report", "train"]
+    assert info["tasks"] == ["build_gold", "build_silver", "check_session", "evaluate", "gate_gold", "gate_silver",
+                             "ingest_raw", "register", "report", "train", "wait_for_landing"]
     assert info["cron"] == "0 16 * * 1-5" and info["tz"] == "Europe/London" and info["catchup"] is True
     assert info["retries"] == [1] and info["timeouts"] == [3600.0] and info["docs"]
     assert info["heavy"] == []

@@ -149,14 +149,28 @@ def test_read_delivery_mnist_and_missing_file() -> None:
         formats.read_delivery("mnist", files)
 
 
-def test_read_delivery_cifar_needs_meta() -> None:
+def test_read_delivery_test_files_are_optional() -> None:
+    """Only MNIST's two training IDX files, or only CIFAR-10's data batches: every image is a training-file
+    image (the Gold job draws the test split by hash); the training files themselves stay required."""
     from spark_jobs.vision.generator import generate_files
 
-    files = generate_files("cifar10", 20, seed=3)
-    assert len(formats.read_delivery("cifar10", files)) == 6
-    del files["cifar-10-batches-py/batches.meta"]
-    with pytest.raises(FormatError, match="CIFAR-10 delivery is incomplete"):
-        formats.read_delivery("cifar10", files)
+    mnist = generate_files("mnist", 30, seed=3)
+    only_train = {k: v for k, v in mnist.items() if k.startswith("train-")}
+    (batch,) = formats.read_delivery("mnist", only_train)
+    assert batch.batch.source_split == "train" and len(batch.batch.labels) == 24
+    with pytest.raises(FormatError, match="MNIST delivery is incomplete: train-labels-idx1-ubyte"):
+        formats.read_delivery("mnist", {k: v for k, v in mnist.items() if k != "train-labels-idx1-ubyte.gz"})
+    cifar = generate_files("cifar10", 20, seed=3)
+    assert len(formats.read_delivery("cifar10", cifar)) == 6
+    batches_only = {k: v for k, v in cifar.items() if "data_batch_" in k}
+    read = formats.read_delivery("cifar10", batches_only)
+    assert len(read) == 5 and {b.batch.source_split for b in read} == {"train"}
+    assert all(b.companion_files == () for b in read)
+    with pytest.raises(FormatError, match=r"CIFAR-10 delivery is incomplete: need at least one of data_batch_1\.\.5"):
+        formats.read_delivery("cifar10", {k: v for k, v in cifar.items() if "data_batch_" not in k})
+    bad_meta = {**cifar, "cifar-10-batches-py/batches.meta": formats.write_cifar_meta(("a", "b"), 4)}
+    with pytest.raises(FormatError, match="2 label names, expected 10"):
+        formats.read_delivery("cifar10", bad_meta)
 
 
 def test_gzip_detected_by_content_not_name() -> None:

@@ -78,7 +78,8 @@ def test_raw_manifest_rows() -> None:
 
 def test_validate_manifest_quarantines_each_kind_of_bad_row() -> None:
     raw, _ = _manifest()
-    raw.loc[1, "label"] = 11
+    raw.loc[1, "label"] = 2**40
+    raw.loc[8, "label"] = 11  # an unseen class: kept, the silver gate fails the delivery on it
     raw.loc[2, "width"] = 32
     raw.loc[3, "source_uri"] = "file:///etc/passwd"
     raw.loc[4, "source_uri"] = "raw_files/../../x"
@@ -91,7 +92,8 @@ def test_validate_manifest_quarantines_each_kind_of_bad_row() -> None:
     valid, rejected = transforms.validate_manifest(raw, decoded, formats.DATASETS["mnist"], WAREHOUSE)
     reasons = dict(zip(rejected["record_index"], rejected["reason"], strict=True))
     assert len(valid) + len(rejected) == len(raw)
-    assert reasons[1].startswith("label outside 0..9")
+    assert reasons[1].startswith("label is not a class index")
+    assert 8 not in reasons and 11 in set(valid["label"])
     assert reasons[2].startswith("dimensions differ")
     assert "outside the warehouse" in reasons[3]
     assert "'..'" in reasons[4]
@@ -131,16 +133,17 @@ def test_validation_is_order_independent() -> None:
 def test_split_is_stable_and_disjoint() -> None:
     ids = [transforms.content_hash(np.full((1, 2, 2), i, dtype=np.uint8)) for i in range(256)]
     config = SplitConfig(val_fraction=0.2)
-    first = [assign_split(i, "train", config) for i in ids]
-    again = [assign_split(i, "train", SplitConfig(val_fraction=0.2)) for i in reversed(ids)][::-1]
+    first = [assign_split(i, "train", config, delivered_test=True) for i in ids]
+    again = [assign_split(i, "train", SplitConfig(val_fraction=0.2), delivered_test=True) for i in reversed(ids)][::-1]
     assert first == again  # same content -> same split, whatever the order or run
     assert set(first) == {"train", "val"}
     assert 0.1 < first.count("val") / len(first) < 0.3
-    assert all(assign_split(i, "test", config) == "test" for i in ids)
-    other_salt = [assign_split(i, "train", SplitConfig(salt="other", val_fraction=0.2)) for i in ids]
+    assert all(assign_split(i, "test", config, delivered_test=True) == "test" for i in ids)
+    other_salt = [assign_split(i, "train", SplitConfig(salt="other", val_fraction=0.2), delivered_test=True)
+                  for i in ids]
     assert other_salt != first
     pure = SplitConfig(val_fraction=0.1, test_fraction=0.2, keep_source_test_split=False)
-    shares = pd.Series([assign_split(i, "test", pure) for i in ids]).value_counts(normalize=True)
+    shares = pd.Series(transforms.assign_splits(ids, ["test"] * len(ids), pure)).value_counts(normalize=True)
     assert 0.1 < shares["test"] < 0.3 and shares["train"] > 0.55
 
 
