@@ -50,7 +50,11 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings:
     settings = make_local_settings(tmp_path_factory.mktemp("running-airflow-lake"))
     vision = settings.vision.model_copy(update={"epochs": {"mnist": 1, "cifar10": 1}, "batch_size": 32,
                                                 "device": "cpu"})
-    settings = settings.model_copy(update={"vision": vision})
+    # The fixed session, for the generator and the DAG alike: this test is about the scheduler, and whatever
+    # day it runs on must be a full session (the exchange calendar would skip a holiday tick, or end an early
+    # close such as 2026-11-27 at 13:00 while the generator's ticks stop there too).
+    finance = settings.finance.model_copy(update={"calendar": "fixed"})
+    settings = settings.model_copy(update={"vision": vision, "finance": finance})
     create_tables(settings)
     return settings
 
@@ -59,10 +63,8 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings:
 def stack(tmp_path_factory: pytest.TempPathFactory, lake: LakehouseSettings):  # type: ignore[no-untyped-def]
     """Airflow with the finance DAG scheduled from its last tick (catch-up on: exactly one interval)."""
     tick = last_tick(lake)
-    # The fixed session: this test is about the scheduler, and whatever day it runs on must be a full session
-    # (the exchange calendar would skip a holiday tick or shorten an early close such as 2026-11-27).
     extra = {"LAKEHOUSE_FINANCE__START_DATE": tick.date().isoformat(), "LAKEHOUSE_FINANCE__CATCHUP": "true",
-             "LAKEHOUSE_FINANCE__CALENDAR": "fixed"}
+             "LAKEHOUSE_FINANCE__CALENDAR": lake.finance.calendar}
     with airflow_stack(tmp_path_factory.mktemp("running-airflow-home"), lake, extra) as running:
         yield running
 
