@@ -44,6 +44,5 @@ def clock_name(zone: str | dt.tzinfo, tz: str) -> str:
         return f"dst ({tz})"
     if zone == "UTC":
         return "utc"
-    offset = zone.utcoffset(None) if isinstance(zone, dt.tzinfo) else dt.timedelta(0)
-    minutes = int((offset or dt.timedelta(0)).total_seconds() // 60)
-    return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    offset = zone.utcoffset(None) if isinstance(zone, dt.tzinfo) else None
+    return uci.format_offset(offset or dt.timedelta(0))

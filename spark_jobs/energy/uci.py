@@ -241,7 +241,12 @@ def follows_dst(zone: str | dt.tzinfo, tz: str) -> bool:
 def standard_offset(tz: str) -> str:
     """The standard-time (winter) UTC offset of ``tz`` as ``+HH:MM`` (what a clock that ignores DST keeps)."""
     offsets = [pd.Timestamp(f"2021-{m:02d}-15").tz_localize(tz).utcoffset() for m in (1, 7)]
-    minutes = int(min(offsets).total_seconds() // 60)  # winter is the smaller offset in both hemispheres
+    return format_offset(min(offsets))  # winter is the smaller offset in both hemispheres
+
+
+def format_offset(offset: dt.timedelta) -> str:
+    """A UTC offset as ``+HH:MM`` / ``-HH:MM`` (how meter clocks are written in settings and messages)."""
+    minutes = int(offset.total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
