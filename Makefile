@@ -27,8 +27,10 @@ $(STAMP): requirements.in constraints.txt pyproject.toml infra/scripts/system-de
 
 install: $(STAMP)
 
+# The verified jars, then the JVM class-data archive Spark drivers start from (lakehouse/jvm.py).
 jars: install
 	$(BIN)/lakehouse jars
+	$(BIN)/lakehouse jvm-archive
 
 # jQuery, Bootstrap, ... of the Data Docs pages, from the npm registry (verified), so the site works offline.
 web-assets: install

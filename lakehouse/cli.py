@@ -53,6 +53,16 @@ def jars(verify_only: Annotated[bool, typer.Option("--verify-only", help="do not
         typer.echo(f"ok  {path}")
 
 
+@app.command("jvm-archive")
+@friendly
+def jvm_archive(force: Annotated[bool, typer.Option("--force", help="rebuild even if it exists")] = False) -> None:
+    """Build the JVM class-data sharing archive that Spark drivers map at start (faster task start-up;
+    `spark.class_data_sharing` turns it off). Runs a short Spark workload in a throw-away lake."""
+    from lakehouse import jvm
+
+    typer.echo(f"ok  {jvm.build_archive(get_settings(), force=force)}")
+
+
 @app.command("web-assets")
 @friendly
 def web_assets(verify_only: Annotated[bool, typer.Option("--verify-only", help="do not fetch")] = False) -> None:

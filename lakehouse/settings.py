@@ -74,6 +74,9 @@ class SparkSettings(BaseModel):
     executor_memory: str = "2g"
     shuffle_partitions: int = 4
     ui_enabled: bool = False
+    # Drivers map a JVM class-data sharing archive when one is built (lakehouse.jvm, `lakehouse jvm-archive`).
+    class_data_sharing: bool = True
+    class_data_archive_dir: Path = Path.home() / ".cache" / "lakehouse" / "jvm"
     conf: dict[str, str] = Field(default_factory=dict)
 
 
@@ -211,6 +214,8 @@ class EnergySettings(BaseModel):
     num_leaves: int = 31
     require_beat_baselines: bool = True
     training_pool: str | None = None  # Airflow pool of the training tasks (LightGBM wants CPU and memory)
+    # LightGBM threads: more threads than idle cores makes OpenMP spin (a 1.5 s fit took 31 s on a busy 2-core host)
+    training_threads: int = 1
 
 
 class VisionSettings(BaseModel):

@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from lakehouse import jars, storage
+from lakehouse.jvm import driver_java_options
 from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
 
 if TYPE_CHECKING:
@@ -110,7 +111,8 @@ def spark_conf(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> d
         "spark.sql.variable.substitute": "false",
         "spark.sql.runSQLOnFiles": "false",
         "spark.redaction.regex": REDACTION_REGEX,
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
+        "spark.driver.extraJavaOptions": " ".join([f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
+                                                   *driver_java_options(settings)]),
         "spark.executor.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
     }
     if master.startswith(_LOOPBACK_MASTERS):

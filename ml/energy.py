@@ -126,7 +126,8 @@ def lgb_params(energy: EnergySettings) -> dict[str, Any]:
     return {
         "objective": "regression", "learning_rate": energy.learning_rate, "num_leaves": energy.num_leaves,
         "min_data_in_leaf": 20, "feature_fraction": 0.9, "bagging_fraction": 0.8, "bagging_freq": 1,
-        "lambda_l2": 1.0, "seed": 42, "deterministic": True, "force_row_wise": True, "num_threads": 2,
+        "lambda_l2": 1.0, "seed": 42, "deterministic": True, "force_row_wise": True,
+        "num_threads": energy.training_threads,
         "verbose": -1,
     }
 

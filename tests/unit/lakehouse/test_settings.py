@@ -46,6 +46,14 @@ def test_cluster_profile_uses_postgres_and_a_master_url(monkeypatch) -> None:
     assert settings.sqlalchemy_uri() == "postgresql+psycopg2://lakehouse:s3cr3t-pw@127.0.0.1:5432/lakehouse"
 
 
+def test_gpu_training_profile_trains_with_gpu_sized_batches() -> None:
+    """The cluster profile trains in a GPU pod, where batch 128 leaves the card waiting on kernel launches;
+    local CPU training keeps the small batch."""
+    cluster, local = LakehouseSettings(profile="cluster").vision, LakehouseSettings(profile="local").vision
+    assert cluster.trains_on_kubernetes("cluster") and cluster.batch_size >= 1024
+    assert not local.trains_on_kubernetes("local") and local.batch_size == 128
+
+
 def test_unknown_profile_is_one_readable_error(monkeypatch) -> None:
     monkeypatch.setenv("LAKEHOUSE_PROFILE", "prod")
     get_settings.cache_clear()
