@@ -6,11 +6,13 @@ grow exactly with H while generation stays cheap. Each size runs in its own proc
 Spark local[2]) through the pipeline's real code: parse files on the workers (``io.raw_lines``),
 ``silver_household`` per household-month, ``resample`` 15 min + hourly and ``build_features`` per
 household and frequency (all via applyInPandas), results written to Parquet. Timings exclude JVM
-start. Peak memory is the maximum resident set of the worker's process tree (JVM + Python
-workers), sampled every 100 ms. Training time is LightGBM (both frequencies, rolling-origin CV +
+start. F (the floor) is one plain Spark read of the same landed files plus one Iceberg append of the
+same rows, in the same session; each size ends with ``ratio_to_floor`` (silver + features over F).
+Peak memory is the maximum resident set of the worker's process tree (JVM + Python workers), sampled
+every 100 ms. Training time is LightGBM (both frequencies, rolling-origin CV +
 early stopping, final fit) on the features of the size.
 
-    .venv/bin/python bench/bench_energy.py --sizes 1,10,50
+    .venv/bin/python bench/bench_energy.py --household-years 1,10,50
 """
 
 from __future__ import annotations
@@ -84,28 +86,47 @@ class PeakMemory:
         self._thread.join()
 
 
+def io_floor(spark: Any, settings: Any, uris: list[str], households: int) -> float:
+    """F: one plain Spark read of the landed files (as delivered: ';'-separated text with a header, every
+    household's copy) and one Iceberg append of the same rows, in the benchmark's session. Seconds."""
+    from pyspark.sql import functions as F
+
+    table = f"{settings.catalog.name}.bench.energy_floor"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.bench")
+    spark.sql(f"DROP TABLE IF EXISTS {table} PURGE")
+    t0 = time.perf_counter()
+    ids = spark.range(households).select(F.format_string("hh_%03d", "id").alias("household_id"))
+    rows = spark.read.option("sep", ";").option("header", "true").csv(uris).crossJoin(F.broadcast(ids))
+    rows.writeTo(table).using("iceberg").create()
+    return time.perf_counter() - t0
+
+
 def worker(households: int, landing: Path, out: Path, train: bool = True) -> dict[str, Any]:
     """One size in this process: returns timings, row counts and peak memory."""
     import pandas as pd
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
+    from lakehouse.catalog import load_catalog
     from lakehouse.frames import spark_ddl
     from lakehouse.settings import LakehouseSettings
+    from lakehouse.spark import spark_conf, spark_env
     from spark_jobs.energy import io, transforms
     from spark_jobs.energy.transforms import arrow_ready, silver_household
 
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYTHONPATH"] = str(ROOT)
-    spark = (SparkSession.builder.master("local[2]").config("spark.driver.memory", "2g")
-             .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "8")
-             .config("spark.ui.enabled", "false").config("spark.pyspark.python", sys.executable)
-             .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
-             .getOrCreate())
+    settings = LakehouseSettings(profile="local", home=out / "home")
+    load_catalog(settings)
+    os.environ.update(spark_env(settings))
+    # The project's session (catalog, jars, JVM archive) with the benchmark's fixed size knobs.
+    conf = {**spark_conf(settings, app_name="bench-energy"), "spark.master": "local[2]",
+            "spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "8"}
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     spark.range(10).count()  # JVM warm
-    settings = LakehouseSettings(profile="local", home=out / "home")
     files = generate_year(landing)
     month_of = {uri: month for month, uri in files}
     plan = [(uri, f"hh_{h:03d}", None) for h in range(households) for _m, uri in files]
@@ -122,6 +143,7 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
         frame.insert(0, "meter_read_date", month)
         return arrow_ready(frame, schema)
 
+    floor_s = io_floor(spark, settings, [uri for _m, uri in files], households)
     with PeakMemory() as memory:
         t0 = time.perf_counter()
         raw = io.raw_lines(spark, settings, plan)
@@ -141,7 +163,9 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
     spark.stop()
     result = {"household_years": households, "measured_minutes": lines, "feature_rows": feature_rows,
               "silver_s": round(t_silver, 1), "silver_features_s": round(elapsed, 1),
-              "rows_per_s": round(lines / elapsed), "peak_rss_mb": round(memory.peak / 2**20)}
+              "rows_per_s": round(lines / elapsed), "peak_rss_mb": round(memory.peak / 2**20),
+              "floor_s": round(floor_s, 1), "ratio_to_floor": round(elapsed / floor_s, 2),
+              "load_avg": [round(x, 2) for x in os.getloadavg()]}
     if not train:
         return result
 
@@ -159,7 +183,8 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1,10,50", help="household-years, comma-separated")
+    parser.add_argument("--sizes", "--household-years", default="1,10,50", help="household-years, comma-separated")
+    parser.add_argument("--out", default="/tmp/bench-energy.json", help="JSON with every size's numbers")
     parser.add_argument("--work", default="/tmp/bench-energy", help="scratch directory")
     parser.add_argument("--train-max", type=int, default=50,
                         help="time LightGBM training only for sizes up to this many household-years")
@@ -186,6 +211,9 @@ def main() -> None:
             raise SystemExit(f"size {size} failed")
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    for result in results:
+        print(f"household_years={result['household_years']} ratio_to_floor={result['ratio_to_floor']}")
     if len(results) > 1:
         first, last = results[0], results[-1]
         data = last["household_years"] / first["household_years"]
