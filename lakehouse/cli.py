@@ -20,8 +20,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-generate_app = typer.Typer(help="Generate deterministic landing files in the official formats.",
-                            no_args_is_help=True)
+generate_app = typer.Typer(help="Generate deterministic landing files in the official formats (same arguments, "
+                                 "same bytes); each command's --help says what it writes.", no_args_is_help=True)
 app.add_typer(generate_app, name="generate")
 
 

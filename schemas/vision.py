@@ -62,7 +62,7 @@ RAW_IMAGE_MANIFEST = TableSpec(
     columns=(
         *_KEY,
         *_MANIFEST,
-        Column("source_format", StringType(), doc="idx, idx.gz or cifar-pickle"),
+        Column("source_format", StringType(), doc="idx, idx.gz, cifar-pickle or cifar-bin"),
         Column("source_file_sha256", StringType(), doc="sha256 of the whole delivered file"),
         Column("landing_uri", StringType(), doc="where the file was picked up"),
         Column("run_id", StringType(), doc="run that ingested the file"),

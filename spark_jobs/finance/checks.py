@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse import deliveries
 from lakehouse.pipeline import Readiness
-from spark_jobs.finance.io import landing_dir, list_delivery
+from spark_jobs.finance.io import CHECKSUM_SUFFIX, landing_dir, list_delivery
 from spark_jobs.finance.session import NoSession, session_of
 
 if TYPE_CHECKING:
@@ -40,7 +40,8 @@ def landing_ready(run: RunContext) -> Readiness:
     folder = landing_dir(settings, run.logical_date)
     files = list_delivery(settings, run.logical_date)
     marker = settings.finance.landing_marker
-    data = [f for f in files if deliveries.ignore_reason(f.name) is None]
+    # A Binance checksum is not data: it may land before the zip it describes.
+    data = [f for f in files if deliveries.ignore_reason(f.name) is None and not f.name.endswith(CHECKSUM_SUFFIX)]
     if marker:
         if any(f.name == marker or f.name.endswith("/" + marker) for f in files):
             return Readiness(True, f"marker {marker} and {len(data)} data file(s) under {folder}",

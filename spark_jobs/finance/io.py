@@ -8,24 +8,44 @@ marker row (``field_count = 0``) that silver quarantines as ``empty_file`` / ``u
 so every landed file is accounted for in raw. Every other file of the folder (``_manifest.json``,
 hidden files, names no adapter reads) is ignored with a reason; ``LandingRead.delivered`` lists every
 file with its outcome for ``raw.delivered_files``. A day with no landing files at all is an error.
+
+Published Binance zips (``BTCUSDT-aggTrades-2024-01-01.zip``) are read as they are: a zip that is not
+exactly one intact CSV of its own name is an unreadable file (one marker row, quarantined with the
+reason, the rest of the day goes on). The ``<name>.zip.CHECKSUM`` file Binance ships beside each zip
+(``<sha256>  <name>.zip``) is verified when it is delivered: a zip whose bytes do not match it (or
+whose checksum file does not parse or names another file) is quarantined as unreadable, never
+ingested; the checksum file itself is ignored with the verdict as its reason. A zip without one is
+read as is (checksums are optional: Binance's own mirrors and many downloads drop them). An unzipped
+``X.csv`` delivered beside ``X.zip`` is ignored (the zip is read), so no trade is ingested twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from lakehouse import deliveries, storage
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import LakehouseSettings
-from spark_jobs.finance.adapters import EMPTY_FILE, RAW_FIELDS, UNREADABLE_FILE, adapter_for
+from spark_jobs.finance.adapters import (
+    EMPTY_FILE,
+    RAW_FIELDS,
+    UNREADABLE_FILE,
+    adapter_for,
+    zip_data_lines,
+    zip_problem,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
 SMALL_FILE_BYTES = 64 * 1024
+CHECKSUM_SUFFIX = ".CHECKSUM"
+# Binance's checksum files: "<64 hex digits><two spaces or ' *'><file name>" (sha256sum output).
+_CHECKSUM_LINE = re.compile(r"^(?P<sha>[0-9a-fA-F]{64}) [ *](?P<name>\S.*)$")
 
 
 def landing_dir(settings: LakehouseSettings, trade_date: dt.date) -> str:
@@ -74,10 +94,63 @@ def list_landing(settings: LakehouseSettings, trade_date: dt.date) -> list[Landi
             if deliveries.ignore_reason(f.name) is None]
 
 
-def _check_file(settings: LakehouseSettings, file: LandingFile, binary: bool) -> tuple[str, str] | None:
+def parse_checksum(text: str) -> tuple[str, str] | None:
+    """(sha256 hex, file name) of a Binance ``.CHECKSUM`` file's one line, or None when it does not parse."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    found = _CHECKSUM_LINE.match(lines[0]) if len(lines) == 1 else None
+    return (found["sha"].lower(), found["name"].strip()) if found else None
+
+
+def verify_checksums(settings: LakehouseSettings, delivered: list[storage.StoredFile]
+                     ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Check every ``<name>.CHECKSUM`` of a delivery against the file it names.
+
+    Returns (checksum file uri -> why it is ignored, data file uri -> why it fails verification,
+    data file uri -> its verified sha256). A checksum whose file was not delivered is ignored as such.
+    """
+    by_name = {f.name: f for f in delivered}
+    ignored: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    verified: dict[str, str] = {}
+    for file in delivered:
+        if not file.name.endswith(CHECKSUM_SUFFIX):
+            continue
+        target_name = file.name[: -len(CHECKSUM_SUFFIX)]
+        target = by_name.get(target_name)
+        if target is None:
+            ignored[file.uri] = f"checksum file without its data file {target_name}"
+            continue
+        parsed = parse_checksum(storage.read_bytes(settings, file.uri).decode("utf-8", "replace"))
+        base = target_name.rsplit("/", 1)[-1]
+        if parsed is None or parsed[1].rsplit("/", 1)[-1] != base:
+            why = "does not parse" if parsed is None else f"names {parsed[1]!r}"
+            ignored[file.uri] = f"checksum of {target_name}: {why}, so {target_name} is not ingested"
+            failed[target.uri] = f"{file.name.rsplit('/', 1)[-1]} {why} (expected '<sha256>  {base}')"
+            continue
+        actual = storage.sha256_of(settings, target.uri)
+        if actual != parsed[0]:
+            ignored[file.uri] = f"checksum of {target_name}: does not match, so {target_name} is not ingested"
+            failed[target.uri] = (f"sha256 {actual} does not match {file.name.rsplit('/', 1)[-1]} ({parsed[0]}): "
+                                  "corrupt or incomplete download")
+            continue
+        ignored[file.uri] = f"checksum of {target_name}: verified"
+        verified[target.uri] = actual
+    return ignored, failed, verified
+
+
+def _check_file(settings: LakehouseSettings, file: LandingFile, binary: bool,
+                zipped: bool = False) -> tuple[str, str] | None:
     """('empty'|'unreadable', detail) for a file that cannot contribute rows, else None."""
     if file.size == 0:
         return "empty", EMPTY_FILE
+    if zipped:
+        with storage.open_random_access(settings, file.uri) as handle:
+            problem = zip_problem(handle, file.uri)
+            if problem is not None:
+                return "unreadable", f"{UNREADABLE_FILE}: {problem}"
+            handle.seek(0)
+            # a zip of a header-only (or blank) CSV delivers no rows: empty, like the CSV itself
+            return None if zip_data_lines(handle, file.uri) else ("empty", EMPTY_FILE)
     if binary:
         import pyarrow.parquet as pq
 
@@ -112,19 +185,33 @@ def read_landing(spark: SparkSession, settings: LakehouseSettings, trade_date: d
     read = LandingRead(df=None)  # type: ignore[arg-type]
     by_adapter: dict[str, tuple[Any, list[str]]] = {}
     markers: list[tuple[Any, ...]] = []
+    checksum_files, checksum_failed, verified = verify_checksums(settings, delivered)
+    # an unzipped copy next to its published zip would ingest every trade twice: the zip is read
+    zips = {f.name[: -len(".zip")] for f in delivered if f.name.endswith(".zip")}
     for stored in delivered:
         why_not = deliveries.ignore_reason(stored.name)
         if why_not is not None:
             read.delivered.append(deliveries.ignored(stored, why_not))
+            continue
+        if stored.uri in checksum_files:
+            read.delivered.append(deliveries.ignored(stored, checksum_files[stored.uri]))
+            continue
+        if stored.name.endswith(".csv") and stored.name[: -len(".csv")] in zips:
+            read.ignored.append(stored.uri)
+            read.delivered.append(deliveries.ignored(stored, f"also delivered as {stored.name[:-len('.csv')]}.zip, "
+                                                             "which is read instead"))
             continue
         file = LandingFile(stored.uri, stored.size)
         adapter = adapter_for(file.uri)
         if adapter is None:
             read.ignored.append(file.uri)
             read.delivered.append(deliveries.ignored(stored, "no tick adapter reads this file name "
-                                                             "(csv, parquet, Binance trades/aggTrades csv)"))
+                                                             "(csv, parquet, Binance trades/aggTrades csv or zip)"))
             continue
-        problem = _check_file(settings, file, adapter.binary)
+        if stored.uri in checksum_failed:
+            problem: tuple[str, str] | None = ("unreadable", f"{UNREADABLE_FILE}: {checksum_failed[stored.uri]}")
+        else:
+            problem = _check_file(settings, file, adapter.binary, adapter.zipped)
         if problem is not None:
             kind, detail = problem
             read.files[file.uri] = kind
@@ -134,7 +221,8 @@ def read_landing(spark: SparkSession, settings: LakehouseSettings, trade_date: d
             read.delivered.append(deliveries.quarantined(stored, reason))
             continue
         read.files[file.uri] = adapter.name
-        read.delivered.append(deliveries.ingested(stored, rows=0))
+        entry = deliveries.ingested(stored, rows=0)
+        read.delivered.append(replace(entry, sha256=verified[file.uri]) if file.uri in verified else entry)
         by_adapter.setdefault(adapter.name, (adapter, []))[1].append(file.uri)
     if not read.files:
         raise LakehouseError(
@@ -145,7 +233,9 @@ def read_landing(spark: SparkSession, settings: LakehouseSettings, trade_date: d
     for adapter, uris in by_adapter.values():
         # Binary formats are read one file at a time so one file's schema never affects another's.
         groups = [[u] for u in uris] if adapter.binary else [uris]
-        frames.extend(adapter.read(spark, group).select(*RAW_FIELDS) for group in groups)
+        for group in groups:
+            df = adapter.read(spark, group, settings) if adapter.zipped else adapter.read(spark, group)
+            frames.append(df.select(*RAW_FIELDS))
     if markers:
         schema = StructType([StructField(c, IntegerType() if c == "field_count" else StringType())
                              for c in RAW_FIELDS])

@@ -20,7 +20,8 @@ Silver and gold are staged on the run's Iceberg audit branch; only a passing Gre
 publishes them, so a bad batch never reaches `main` or the model. Training reads the pinned Gold
 snapshot and records it in the model registry.
 
-Inputs: `{landing}/finance/ticks/trade_date=<date>/` (CSV, Parquet, Binance trades/aggTrades CSV).
+Inputs: `{landing}/finance/ticks/trade_date=<date>/` (CSV, Parquet, Binance trades/aggTrades as published:
+the daily `.zip`, checked against its `.zip.CHECKSUM` when one comes, or the unzipped CSV).
 Outputs: raw.ticks, silver.ticks, quarantine.ticks, gold.ohlcv_1m, a model in ml.model_registry, and a run
 report (`{artifacts}/reports/finance_tick_processor/<date>/<run>.html`; `lakehouse reports`).
 Rerun a date: clear the DAG run (or `lakehouse run finance_tick_processor --date D`); every step
@@ -43,7 +44,7 @@ replaces exactly that date's rows.
                  "`LAKEHOUSE_FINANCE__LANDING_MARKER` when one is set; fails after "
                  "`LAKEHOUSE_FINANCE__LANDING_WAIT_TIMEOUT_S` with one line naming the folder."),
         Stage("ingest_raw", "spark_jobs.finance.raw", writes=("raw.ticks", "raw.delivered_files"),
-              doc="Read the trade date's landing files (CSV, Parquet, Binance CSV) into raw.ticks as delivered; "
+              doc="Read the trade date's landing files (CSV, Parquet, Binance zip or CSV) into raw.ticks as delivered; "
                   "replaces that date only; every file is accounted for in raw.delivered_files. Fails with one "
                   "line when no files landed."),
         Stage("build_silver", "spark_jobs.finance.silver", stages=("silver.ticks", "quarantine.ticks"),

@@ -17,7 +17,8 @@ DATASET = "ticks"
 
 
 def main(ctx: JobContext) -> dict[str, Any]:
-    """Read every landing file of the logical date (CSV, Parquet, Binance) into raw.ticks as delivered;
+    """Read every landing file of the logical date (CSV, Parquet, Binance CSV or published zip) into raw.ticks
+    as delivered (a zip's rows carry the zip as their source_file);
     account for every file of the folder in the summary and raw.delivered_files."""
     landed = read_landing(ctx.spark, ctx.settings, ctx.logical_date)
     ingested_at = dt.datetime.now(dt.UTC)  # ingest metadata only; no rule depends on it

@@ -8,7 +8,7 @@ import typer
 
 
 def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    """Add the ``images`` command to ``lakehouse generate``."""
+    """Add ``images`` and ``cifar-archive`` (the published tarballs) to ``lakehouse generate``."""
     from lakehouse.errors import friendly
 
     @generate_app.command("images")
@@ -42,4 +42,29 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
             typer.echo(f"wrote  {len(written)} PNG files under {dest or landing_dir(get_settings(), dataset)}/png")
             return
         for uri in written:
+            typer.echo(f"wrote  {uri}")
+
+    @generate_app.command("cifar-archive")
+    @friendly
+    def generate_cifar_archive(
+        version: Annotated[str, typer.Option("--version", help="python (cifar-10-python.tar.gz, pickled batches) "
+                                             "or binary (cifar-10-binary.tar.gz, .bin records)")] = "python",
+        n: Annotated[int, typer.Option("--n", min=1, help="number of images (train + test)")] = 1000,
+        seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same bytes)")] = 0,
+        test_fraction: Annotated[float, typer.Option("--test-fraction", help="share written as test_batch")] = 0.2,
+        dest: Annotated[str | None, typer.Option("--dest", help="directory/URI (default: the cifar10 landing "
+                                                 "folder, replacing what is there)")] = None,
+    ) -> None:
+        """Write N CIFAR-10 images as cifar-10-python.tar.gz or cifar-10-binary.tar.gz.
+
+        The published layout: data_batch_1..5, test_batch, batches.meta and readme.html under
+        cifar-10-batches-py/, or the .bin/.txt files under cifar-10-batches-bin/. The vision pipeline reads
+        the tarball as it is: do not unpack it."""
+        from lakehouse.settings import get_settings
+        from spark_jobs.vision import generator
+        from spark_jobs.vision.io import landing_dir
+
+        settings = get_settings()
+        files = generator.cifar_archive_files(n, seed=seed, test_fraction=test_fraction, version=version)
+        for uri in generator.write_files(settings, dest or landing_dir(settings, "cifar10"), files):
             typer.echo(f"wrote  {uri}")

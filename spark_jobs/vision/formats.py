@@ -1,5 +1,5 @@
-"""MNIST IDX, CIFAR-10 python-pickle batches and per-image PNG folders: strict readers and writers
-(pure, bytes in / bytes out).
+"""MNIST IDX, CIFAR-10 python-pickle and binary batches, the published CIFAR-10 tarballs and per-image
+PNG folders: strict readers and writers (pure, bytes in / bytes out).
 
 Readers refuse anything that is not exactly the official layout, with a message that names the file
 and what is wrong (wrong magic number, truncated data, trailing bytes, label/image count mismatch,
@@ -9,6 +9,11 @@ A small file can never make a reader allocate much: every size a file declares (
 pickle string lengths and memo indices, numpy array shapes) is checked against the bytes actually
 present and against ``ReadLimits`` (``settings.vision``) before anything is allocated, gzip is inflated
 only as far as the IDX header declares, and numpy arrays are views of the file's own bytes.
+The published tarballs (``cifar-10-python.tar.gz``, ``cifar-10-binary.tar.gz``) are read as a stream in
+memory (:func:`unpack_archive`), never extracted to disk: member names are untrusted, so a member is
+only ever looked up in the table of official names (``cifar-10-batches-py/data_batch_1``, ...) and
+kept under that official name; anything else (links, devices, absolute or ``..`` paths, unknown or
+duplicate names, a member over ``max_file_bytes``) refuses the archive with one line naming it.
 Per-image problems (a label out of range, a PNG that does not decode) are not delivery errors: they
 are left to the silver validation, which quarantines the image and keeps the rest.
 """
@@ -111,6 +116,16 @@ CIFAR_DIR = "cifar-10-batches-py"
 CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_TEST_BATCH = "test_batch"
 CIFAR_META = "batches.meta"
+# cifar-10-binary.tar.gz: records of 1 label byte + 3,072 pixel bytes (R, G, B planes, 32x32 each).
+CIFAR_BIN_DIR = "cifar-10-batches-bin"
+CIFAR_BIN_TRAIN_BATCHES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+CIFAR_BIN_TEST_BATCH = "test_batch.bin"
+CIFAR_BIN_META = "batches.meta.txt"
+CIFAR_BIN_RECORD = 1 + 3 * 32 * 32
+# The published archives and the one folder each holds (``readme.html`` beside the batches is skipped).
+CIFAR_ARCHIVES = {"cifar-10-python.tar.gz": CIFAR_DIR, "cifar-10-binary.tar.gz": CIFAR_BIN_DIR}
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+MAX_ARCHIVE_MEMBERS = 64  # the official archives hold 9 members and a folder
 
 
 class _GzipStream:
@@ -528,6 +543,152 @@ def write_cifar_meta(label_names: tuple[str, ...], num_cases_per_batch: int) -> 
     return pickle.dumps(meta, protocol=2)
 
 
+# ---- CIFAR-10 binary version ---------------------------------------------------------------------
+def read_cifar_bin_batch(data: bytes, name: str, split: str, *, limits: ReadLimits = DEFAULT_LIMITS) -> ImageBatch:
+    """A binary CIFAR-10 batch (``data_batch_N.bin``): records of one label byte + 3,072 pixel bytes."""
+    limits.check_file_size(len(data), name)
+    if len(data) % CIFAR_BIN_RECORD:
+        raise FormatError(f"{name}: {len(data)} bytes is not a whole number of {CIFAR_BIN_RECORD}-byte CIFAR-10 "
+                          "records (truncated, or not a binary CIFAR-10 batch)")
+    limits.check_count(len(data) // CIFAR_BIN_RECORD, name)
+    records = np.frombuffer(data, dtype=np.uint8).reshape(-1, CIFAR_BIN_RECORD)
+    return ImageBatch(records[:, 1:].reshape(-1, 3, 32, 32), records[:, 0].astype(np.int64), split)
+
+
+def write_cifar_bin_batch(images: np.ndarray, labels: np.ndarray) -> bytes:
+    """``(N, 3, 32, 32)`` uint8 images + labels as a binary CIFAR-10 batch."""
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    if images.ndim != 4 or images.shape[1:] != (3, 32, 32):
+        raise ValueError(f"CIFAR-10 images must be (N, 3, 32, 32), got {images.shape}")
+    return np.concatenate([np.asarray(labels, dtype=np.uint8)[:, None], images.reshape(len(images), 3072)],
+                          axis=1).tobytes()
+
+
+def read_cifar_bin_meta(data: bytes, name: str, *, limits: ReadLimits = DEFAULT_LIMITS) -> list[str]:
+    """``batches.meta.txt``: the class names, one a line (blank lines ignored)."""
+    limits.check_file_size(len(data), name)
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise FormatError(f"{name}: not a CIFAR-10 meta text file (not ASCII)") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# ---- the published tarballs -----------------------------------------------------------------------
+def is_archive(name: str) -> bool:
+    """Whether a delivered name is a tar archive (``.tar.gz``, ``.tgz``, ``.tar``)."""
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _member_official_name(member_name: str) -> str | None:
+    """The official path (``cifar-10-batches-py/data_batch_1``) an archive member is, or None. The member
+    name is compared, never used: only the returned constant names a file anywhere."""
+    for folder, bases in ((CIFAR_DIR, (*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH, CIFAR_META)),
+                          (CIFAR_BIN_DIR, (*CIFAR_BIN_TRAIN_BATCHES, CIFAR_BIN_TEST_BATCH, CIFAR_BIN_META))):
+        for base in bases:
+            if member_name == f"{folder}/{base}":
+                return f"{folder}/{base}"
+    return None
+
+
+def unpack_archive(data: bytes, name: str, *, limits: ReadLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
+    """``{official path: bytes}`` of a published CIFAR-10 tarball, read as one stream in memory.
+
+    Folders and documentation/hidden members (``readme.html``, ``._*``) are skipped. Refused, with one
+    line naming the archive and the member: anything but a regular file or folder (symlinks, hard links,
+    devices), an absolute or ``..`` name, a name that is not an official file, the same file twice, a
+    member larger than ``max_file_bytes``, more than ``MAX_ARCHIVE_MEMBERS`` members or than
+    ``2 * max_file_bytes`` inflated in all, and a corrupt or truncated archive.
+    """
+    import posixpath
+    import tarfile
+
+    from lakehouse.deliveries import ignore_reason
+
+    limits.check_file_size(len(data), name)
+    out: dict[str, bytes] = {}
+    inflated = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r|*") as archive:
+            for count, member in enumerate(archive, start=1):
+                if count > MAX_ARCHIVE_MEMBERS:
+                    raise FormatError(f"{name}: more than {MAX_ARCHIVE_MEMBERS} members: not a CIFAR-10 archive")
+                shown = repr(member.name[:200])
+                normal = posixpath.normpath(member.name)
+                if member.name.startswith(("/", "\\")) or normal == ".." or normal.startswith("../") \
+                        or "\\" in member.name:
+                    raise FormatError(f"{name}: member {shown} has an absolute or '..' path: refusing the archive")
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    raise FormatError(f"{name}: member {shown} is not a regular file (link or device): "
+                                      "refusing the archive")
+                limits.check_file_size(member.size, f"{name}: member {shown}")
+                inflated += member.size
+                if inflated > 2 * limits.max_file_bytes:
+                    raise FormatError(f"{name}: members inflate to more than {2 * limits.max_file_bytes} bytes "
+                                      "(2 x vision.max_file_bytes)")
+                official = _member_official_name(normal)
+                if official is None:
+                    if ignore_reason(normal) is not None:
+                        continue  # readme.html, ._AppleDouble files: documentation, not data
+                    raise FormatError(f"{name}: unexpected member {shown} (a CIFAR-10 archive holds "
+                                      f"{CIFAR_DIR}/ or {CIFAR_BIN_DIR}/ batches, meta and readme.html only)")
+                if official in out:
+                    raise FormatError(f"{name}: member {shown} appears twice")
+                handle = archive.extractfile(member)
+                content = handle.read() if handle is not None else b""
+                if len(content) != member.size:
+                    raise FormatError(f"{name}: member {shown} is truncated")
+                out[official] = content
+    except FormatError:
+        raise
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:  # gzip.BadGzipFile is an OSError
+        raise FormatError(f"{name}: not a readable tar archive ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:160] if str(exc) else 'truncated'})") from None
+    if not out:
+        raise FormatError(f"{name}: holds no CIFAR-10 batches (expected {CIFAR_DIR}/ or {CIFAR_BIN_DIR}/)")
+    return out
+
+
+def unpack_archives(dataset: str, files: Mapping[str, bytes], *, limits: ReadLimits = DEFAULT_LIMITS
+                    ) -> tuple[dict[str, bytes], dict[str, list[str]]]:
+    """The delivery with each CIFAR-10 tarball's members added under their official paths, and
+    ``{archive name: [member paths]}``. Other datasets' deliveries are returned unchanged (MNIST is
+    published as four loose ``.gz`` files). A member that is also delivered loose is an error: the
+    delivery would hold two versions of one file."""
+    if dataset != "cifar10":
+        return dict(files), {}
+    out = dict(files)
+    archives: dict[str, list[str]] = {}
+    for archive in sorted(n for n in files if is_archive(n)):
+        members = unpack_archive(files[archive], archive, limits=limits)
+        twice = sorted(m for m in members if m.lower() in {n.lower() for n in out})
+        if twice:
+            raise FormatError(f"{archive}: {twice[0]} is also delivered outside the archive: deliver one or the other")
+        out.update(members)
+        archives[archive] = sorted(members)
+    return out, archives
+
+
+def write_cifar_archive(files: Mapping[str, bytes]) -> bytes:
+    """A gzipped tarball of ``{path: bytes}`` shaped like the published one (folder entry first, fixed
+    timestamps and owners: same files, same bytes)."""
+    import tarfile
+
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as zipped, tarfile.open(fileobj=zipped, mode="w") as tar:
+        for folder in sorted({n.rsplit("/", 1)[0] for n in files if "/" in n}):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1244000000
+            tar.addfile(info)
+        for path, data in sorted(files.items()):
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(data), 0o644, 1244000000
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
 # ---- a delivery: the set of files of one dataset --------------------------------------------
 @dataclass(frozen=True)
 class DeliveredBatch:
@@ -553,6 +714,8 @@ def decode_images(source_format: str, data: bytes, name: str, *,
         return read_idx_images(data, name, limits=limits)
     if source_format == "cifar-pickle":
         return read_cifar_images(data, name, limits=limits)
+    if source_format == "cifar-bin":
+        return read_cifar_bin_batch(data, name, "unknown", limits=limits).images
     if source_format == "png":
         limits.check_file_size(len(data), name)
         return decode_png(data, name)[None]
@@ -565,7 +728,7 @@ def _find(files: Mapping[str, bytes], base: str) -> str | None:
     by_lower: dict[str, str] = {}
     for name in sorted(files):
         by_lower.setdefault(name.lower(), name)
-    for candidate in (base, base + ".gz", f"{CIFAR_DIR}/{base}"):
+    for candidate in (base, base + ".gz", f"{CIFAR_DIR}/{base}", f"{CIFAR_BIN_DIR}/{base}"):
         if candidate in files:
             return candidate
         if candidate.lower() in by_lower:
@@ -614,6 +777,8 @@ def read_delivery(dataset: str, files: Mapping[str, bytes], *,
     meta_name = _find(files, CIFAR_META)
     test_name = _find(files, CIFAR_TEST_BATCH)
     train_names = [n for n in (_find(files, b) for b in CIFAR_TRAIN_BATCHES) if n is not None]
+    if not train_names and any(_find(files, b) for b in CIFAR_BIN_TRAIN_BATCHES):
+        return _read_cifar_bin_delivery(files, limits=limits)  # the binary version (no python batches)
     if not train_names:
         raise FormatError("CIFAR-10 delivery is incomplete: need at least one of data_batch_1..5 (test_batch and "
                           "batches.meta optional), or only png/<split>/<class>/*.png "
@@ -630,17 +795,34 @@ def read_delivery(dataset: str, files: Mapping[str, bytes], *,
     return out
 
 
+def _read_cifar_bin_delivery(files: Mapping[str, bytes], *, limits: ReadLimits) -> list[DeliveredBatch]:
+    """The CIFAR-10 binary version: ``data_batch_N.bin`` (at least one), optional ``test_batch.bin`` and
+    ``batches.meta.txt`` (ten class names, one a line)."""
+    meta_name = _find(files, CIFAR_BIN_META)
+    test_name = _find(files, CIFAR_BIN_TEST_BATCH)
+    train_names = [n for n in (_find(files, b) for b in CIFAR_BIN_TRAIN_BATCHES) if n is not None]
+    if meta_name is not None:
+        names = read_cifar_bin_meta(files[meta_name], meta_name, limits=limits)
+        if len(names) != DATASETS["cifar10"].num_classes:
+            raise FormatError(f"{meta_name}: {len(names)} label names, expected 10")
+    companions = (meta_name,) if meta_name is not None else ()
+    return [DeliveredBatch(name, "cifar-bin", read_cifar_bin_batch(files[name], name, "test" if name == test_name
+                                                                   else "train", limits=limits), companions)
+            for name in [*train_names, *([test_name] if test_name is not None else [])]]
+
+
 def official_name(dataset: str, name: str) -> str | None:
     """The official file ``name`` is a copy of (any case, gzipped or not, under ``cifar-10-batches-py/``
     or not), or None."""
-    lower = name.lower().removesuffix(".gz").removeprefix(CIFAR_DIR + "/")
+    lower = name.lower().removesuffix(".gz").removeprefix(CIFAR_DIR + "/").removeprefix(CIFAR_BIN_DIR + "/")
     return next((base for base in _official_bases(dataset) if base.lower() == lower), None)
 
 
 def _official_bases(dataset: str) -> list[str]:
     if dataset == "mnist":
         return [name for pair in MNIST_FILES.values() for name in pair]
-    return [*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH, CIFAR_META]
+    return [*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH, CIFAR_META, *CIFAR_BIN_TRAIN_BATCHES, CIFAR_BIN_TEST_BATCH,
+            CIFAR_BIN_META]
 
 
 # ---- per-image PNG folders ----------------------------------------------------------------------

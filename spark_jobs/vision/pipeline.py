@@ -49,8 +49,9 @@ Runs of different datasets may overlap: each owns its dataset's rows of the date
 7. **report**: one HTML page per run under `{artifacts}/reports/vision_cnn_classifier/<date>/`
    (`lakehouse reports`).
 
-Inputs: `{landing}/vision/<dataset>/` (MNIST IDX `*-ubyte[.gz]`, CIFAR-10 python pickles `data_batch_*`,
-optionally the test files).
+Inputs: `{landing}/vision/<dataset>/` (MNIST IDX `*-ubyte[.gz]`; CIFAR-10 as published,
+`cifar-10-python.tar.gz` or `cifar-10-binary.tar.gz`, read without unpacking, or its python pickles
+`data_batch_*`; the test files are optional).
 Outputs: raw/silver/quarantine.image_manifest, gold.image_training_set, a CNN in ml.model_registry, the run report.
 Rerun a date: clear the DAG run (or `lakehouse run vision_cnn_classifier --date D --param dataset=mnist`).
 """,

@@ -10,6 +10,13 @@ decode is an item problem, not a delivery problem: it is landed and listed like 
 silver quarantines it. Every file of the landing folder is accounted for in the summary and in
 ``raw.delivered_files``: ingested, quarantined (empty, or a PNG that does not decode) or ignored with a
 reason (hidden and ``_`` metadata files, README, another copy of an official file, anything else).
+
+CIFAR-10's published tarballs (``cifar-10-python.tar.gz``, ``cifar-10-binary.tar.gz``) are read as
+delivered, in memory (``formats.unpack_archives``: member names are looked up, never used as paths).
+The tarball is kept unchanged in the raw zone and so are the members the manifest points at, under
+their official paths (``cifar-10-batches-py/data_batch_1``): silver and gold decode those like loose
+batches. The manifest's ``landing_uri`` is the tarball; ``source_file_sha256`` is the hash of the
+member stored at ``source_uri``. ``raw.delivered_files`` lists the tarball with all its images.
 """
 
 from __future__ import annotations
@@ -28,14 +35,22 @@ from spark_jobs.vision.transforms import build_png_manifest, build_raw_manifest
 
 
 def account(dataset: str, found: list[storage.StoredFile], used: dict[str, int],
-            pngs: list[formats.DeliveredImage]) -> list[deliveries.DeliveredFile]:
-    """What became of every file of the landing folder. ``used``: landed file name -> its manifest rows."""
+            pngs: list[formats.DeliveredImage],
+            archives: dict[str, list[str]] | None = None) -> list[deliveries.DeliveredFile]:
+    """What became of every file of the landing folder. ``used``: landed file name -> its manifest rows;
+    ``archives``: tarball name -> the official paths it held (its rows are theirs)."""
     png_errors = {p.file_name: p.decode_error for p in pngs if p.pixels is None}
     out: list[deliveries.DeliveredFile] = []
     for file in found:
         why_not = deliveries.ignore_reason(file.name)
+        members = (archives or {}).get(file.name)
         if why_not is not None:
             out.append(deliveries.ignored(file, why_not))
+        elif members is not None:
+            if any(m in used for m in members):
+                out.append(deliveries.ingested(file, sum(used.get(m, 0) for m in members)))
+            else:  # both versions delivered: the python batches were read
+                out.append(deliveries.ignored(file, "another version of the CIFAR-10 batches was read instead"))
         elif file.name in used:
             rows = used[file.name]
             if file.size == 0:
@@ -63,7 +78,10 @@ def main(ctx: JobContext) -> dict[str, Any]:
     limits = formats.ReadLimits.from_settings(ctx.settings.vision)
     found = io.list_landing(ctx.settings, dataset)
     candidates = [f for f in found if deliveries.ignore_reason(f.name) is None]
-    files = io.read_landing(ctx.settings, dataset, candidates)
+    delivered_bytes = io.read_landing(ctx.settings, dataset, candidates)
+    # tarball members join the delivery under their official paths (raises on a bad archive: nothing landed)
+    files, archives = formats.unpack_archives(dataset, delivered_bytes, limits=limits)
+    origin = {member: archive for archive, members in archives.items() for member in members}
     delivered = formats.read_delivery(dataset, files, limits=limits)  # raises on the first bad file: nothing landed
     pngs = formats.read_png_delivery(dataset, files)
     landing = io.landing_dir(ctx.settings, dataset)
@@ -71,13 +89,14 @@ def main(ctx: JobContext) -> dict[str, Any]:
     used = {d.file_name: len(d.batch.labels) for d in delivered}
     used.update({c: 0 for d in delivered for c in d.companion_files})
     used.update({p.file_name: 1 for p in pngs})
-    needed = sorted(used)
+    # the tarballs whose members are used are kept unchanged beside them
+    needed = sorted({*used, *(origin[name] for name in used if name in origin)})
     io.write_many(ctx.settings, {storage.join(raw_dir, name): files[name] for name in needed})
     hashes = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     frames = [
         build_raw_manifest(
             d.batch, dataset=dataset, source_uri=storage.join(raw_dir, d.file_name),
-            landing_uri=storage.join(landing, d.file_name), source_format=d.source_format,
+            landing_uri=storage.join(landing, origin.get(d.file_name, d.file_name)), source_format=d.source_format,
             source_file_sha256=hashes[d.file_name], logical_date=ctx.logical_date, run_id=ctx.run_id)
         for d in delivered
     ]
@@ -86,7 +105,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
                                          logical_date=ctx.logical_date, run_id=ctx.run_id))
     manifest = pd.concat(frames, ignore_index=True)
     result = io.write_dataset(ctx, RAW_IMAGE_MANIFEST, manifest, dataset)
-    accounted = deliveries.with_hashes(ctx.settings, account(dataset, found, used, pngs),
+    accounted = deliveries.with_hashes(ctx.settings, account(dataset, found, used, pngs, archives),
                                        {storage.join(landing, name): sha for name, sha in hashes.items()})
     deliveries.record(ctx.spark, ctx.settings, accounted, domain="vision", dataset=dataset,
                       logical_date=ctx.logical_date, run_id=ctx.run_id)

@@ -10,11 +10,12 @@ import datetime as dt
 import numpy as np
 
 from lakehouse import storage
-from spark_jobs.finance import checks
+from spark_jobs.finance import adapters, checks
 from spark_jobs.finance.io import landing_dir
 from tests.support.airflow import run_dag, task_states, xcom_value
 
 BINANCE_DAY = dt.date(2024, 3, 16)  # a Saturday: crypto trades, XNYS would have no session
+ZIPPED_DAY = dt.date(2024, 3, 17)  # a Sunday, delivered as data.binance.vision publishes it (zips)
 HOLIDAY = dt.date(2024, 7, 4)  # XNYS: Independence Day
 NEVER_DELIVERED = dt.date(2024, 7, 9)
 TASKS = ("check_session", "wait_for_landing", "ingest_raw", "build_silver", "gate_silver", "build_gold",
@@ -45,6 +46,17 @@ def binance_day(day: dt.date, seed: int = 5) -> dict[str, bytes]:
                        f"{ms * 1000 + int(rng.integers(0, 1000))},{'True' if rng.random() < 0.5 else 'False'},True")
     return {f"BTCUSDT-trades-{day}.csv": ("\n".join(btc) + "\n").encode(),
             f"ETHUSDT-aggTrades-{day}.csv": ("\n".join(eth) + "\n").encode()}
+
+
+def zipped_day(day: dt.date, seed: int = 5) -> dict[str, bytes]:
+    """:func:`binance_day` exactly as published: each CSV in a zip of the same name, with the
+    ``.zip.CHECKSUM`` file Binance ships beside it."""
+    out: dict[str, bytes] = {}
+    for csv_name, data in binance_day(day, seed).items():
+        name = csv_name.removesuffix(".csv") + ".zip"
+        out[name] = adapters.binance_zip_bytes(data, name)
+        out[name + ".CHECKSUM"] = adapters.checksum_text(out[name], name).encode()
+    return out
 
 
 def land(settings, day: dt.date, files: dict[str, bytes]) -> None:  # type: ignore[no-untyped-def]
@@ -94,6 +106,36 @@ def test_binance_24_hour_day_lands_late_and_runs_end_to_end(airflow_env, spark, 
     assert gold.where("filled").count() == len(GAP)
     evaluation = xcom_value(dag_run, "evaluate")["metrics"]
     assert evaluation["filled_excluded"] > 0 and {"model_brier", "logistic_log_loss"} <= set(evaluation)
+
+
+def test_a_zipped_binance_day_as_published_runs_end_to_end(airflow_env, spark, local_settings) -> None:
+    """The zips and their CHECKSUM files land untouched; the run reads the CSVs inside, verifies the
+    checksums and accounts for all four files in raw.delivered_files."""
+    settings = _finance(local_settings, calendar="24/7", exchange_timezone="UTC", require_beat_baseline=False)
+    land(settings, ZIPPED_DAY, zipped_day(ZIPPED_DAY))
+    dag_run = run_dag("finance_tick_processor", ZIPPED_DAY, settings)
+    assert task_states(dag_run) == dict.fromkeys(TASKS, "success")
+    ingest = xcom_value(dag_run, "ingest_raw")
+    assert ingest["delivered"] == {"ingested": 2, "quarantined": 0, "ignored": 2}, ingest
+
+    def rows(table: str):  # type: ignore[no-untyped-def]
+        return spark.table(settings.table_name(table)).where(f"trade_date = DATE'{ZIPPED_DAY}'")
+
+    assert rows("quarantine.ticks").count() == 0
+    assert rows("silver.ticks").count() == 2880 + 2880 - 2 * len(GAP)
+    sources = rows("raw.ticks").select("source_file").distinct().collect()
+    raw_files = {r["source_file"].rsplit("/", 1)[-1] for r in sources}
+    assert raw_files == {f"BTCUSDT-trades-{ZIPPED_DAY}.zip", f"ETHUSDT-aggTrades-{ZIPPED_DAY}.zip"}
+    delivered = spark.table(settings.table_name("raw.delivered_files")).where(
+        f"logical_date = DATE'{ZIPPED_DAY}' AND domain = 'finance'").collect()
+    by_name = {r["file_name"]: (r["outcome"], r["reason"], r["rows"]) for r in delivered}
+    assert by_name[f"BTCUSDT-trades-{ZIPPED_DAY}.zip"] == ("ingested", None, 2880)
+    assert by_name[f"ETHUSDT-aggTrades-{ZIPPED_DAY}.zip"] == ("ingested", None, 2880 - 2 * len(GAP))
+    assert by_name[f"BTCUSDT-trades-{ZIPPED_DAY}.zip.CHECKSUM"][:2] == (
+        "ignored", f"checksum of BTCUSDT-trades-{ZIPPED_DAY}.zip: verified")
+    gold = rows("gold.ohlcv_1m")
+    assert {r["symbol"]: r["count"] for r in gold.groupBy("symbol").count().collect()} == {"BTCUSDT": 1440,
+                                                                                            "ETHUSDT": 1440}
 
 
 def test_an_exchange_holiday_skips_the_run(airflow_env, local_settings) -> None:

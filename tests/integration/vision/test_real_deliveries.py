@@ -4,7 +4,9 @@
   same logical date: each gets a test split drawn by hash from its delivered images, and neither run replaces
   the other's rows in ``gold.image_training_set`` (rows are keyed by dataset);
 - a label outside the dataset's declared classes (an unseen class) fails the silver gate with one readable
-  line, and nothing of the delivery is published.
+  line, and nothing of the delivery is published;
+- CIFAR-10 as its published ``cifar-10-python.tar.gz`` (never unpacked by anyone) goes through every step,
+  and a tarball with a hostile member stops the raw step with one line, landing nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from pyspark.sql import functions as F
 
+from lakehouse import storage
 from lakehouse.errors import DataQualityError
 from lakehouse.jobs import JobContext
 from lakehouse.settings import LakehouseSettings
@@ -28,6 +31,8 @@ from spark_jobs.vision.transforms import assign_splits
 
 SHARED_DAY = dt.date(2022, 6, 1)  # dates no other test uses
 UNSEEN_DAY = dt.date(2022, 6, 2)
+TARBALL_DAY = dt.date(2022, 6, 3)
+HOSTILE_TARBALL_DAY = dt.date(2022, 6, 4)
 SILVER_GATE = {"table": "silver.image_manifest", "suite": "silver_image_manifest",
                "publish": "silver.image_manifest,quarantine.image_manifest"}
 GOLD_GATE = {"table": "gold.image_training_set", "suite": "gold_image_training_set"}
@@ -88,3 +93,50 @@ def test_an_unseen_label_fails_the_silver_gate_and_nothing_is_published(spark, l
     for identifier in ("silver.image_manifest", "quarantine.image_manifest", "gold.image_training_set"):
         published = spark.table(settings.table_name(identifier)).where(F.col("ingest_date") == F.lit(UNSEEN_DAY))
         assert published.count() == 0, f"{identifier}: a failed gate publishes nothing"
+
+
+def test_the_published_cifar_tarball_goes_through_every_step_as_delivered(spark, local_settings) -> None:
+    settings = local_settings
+    archive = generator.cifar_archive_files(40, seed=31)
+    landing = io.landing_dir(settings, "cifar10")
+    generator.write_files(settings, landing, {**archive, ".DS_Store": b"\0"})
+    _run(spark, settings, TARBALL_DAY, "tarball", "cifar10")
+
+    def rows(identifier: str):  # type: ignore[no-untyped-def]
+        return spark.table(settings.table_name(identifier)).where(F.col("ingest_date") == F.lit(TARBALL_DAY))
+
+    gold = rows("gold.image_training_set").where(F.col("dataset") == "cifar10").drop("pixels").toPandas()
+    assert len(gold) == 40 and set(gold["source_split"]) == {"train", "test"}
+    manifest = rows("raw.image_manifest").where(F.col("dataset") == "cifar10").toPandas()
+    assert set(manifest["landing_uri"]) == {f"{landing}/cifar-10-python.tar.gz"}
+    raw_zone = io.raw_zone_dir(settings, "cifar10", TARBALL_DAY)
+    assert {u.rsplit("/", 2)[-2] for u in manifest["source_uri"]} == {formats.CIFAR_DIR}
+    kept = storage.read_bytes(settings, f"{raw_zone}/cifar-10-python.tar.gz")
+    assert kept == archive["cifar-10-python.tar.gz"], "the delivered tarball is kept unchanged"
+    delivered = spark.table(settings.table_name("raw.delivered_files")).where(
+        (F.col("logical_date") == F.lit(TARBALL_DAY)) & (F.col("dataset") == "cifar10")).collect()
+    assert {r["file_name"]: (r["outcome"], r["rows"]) for r in delivered} == {
+        "cifar-10-python.tar.gz": ("ingested", 40), ".DS_Store": ("ignored", None)}
+
+
+def test_a_tarball_with_a_hostile_member_lands_nothing(spark, local_settings) -> None:
+    import io as bytes_io
+    import tarfile
+
+    settings = local_settings
+    out = bytes_io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"{formats.CIFAR_DIR}/data_batch_1")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(info)
+    generator.write_files(settings, io.landing_dir(settings, "cifar10"), {"cifar-10-python.tar.gz": out.getvalue()})
+    with pytest.raises(formats.FormatError) as failed:
+        raw.main(JobContext(settings, spark, HOSTILE_TARBALL_DAY, "hostile_tarball", {"dataset": "cifar10"}))
+    assert "\n" not in str(failed.value) and "is not a regular file" in str(failed.value)
+    manifest = spark.table(settings.table_name("raw.image_manifest")).where(
+        F.col("ingest_date") == F.lit(HOSTILE_TARBALL_DAY))
+    assert manifest.count() == 0
+    fs, path = storage.filesystem(settings, io.raw_zone_dir(settings, "cifar10", HOSTILE_TARBALL_DAY))
+    import pyarrow.fs as pafs
+
+    assert fs.get_file_info(path).type == pafs.FileType.NotFound, "nothing landed in the raw zone"

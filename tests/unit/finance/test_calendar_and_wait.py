@@ -97,6 +97,8 @@ def test_landing_ready_wants_a_data_file_or_the_marker(tmp_path) -> None:
     assert not found.ready and f"no landing files for finance ticks on {day}" in found.detail
     _land(settings, day, "_manifest.json")  # metadata only: still nothing to ingest
     assert not landing_ready(_run(settings, day)).ready
+    _land(settings, day, "binance/BTCUSDT-trades-2024-01-03.zip.CHECKSUM")  # its zip is still on its way
+    assert not landing_ready(_run(settings, day)).ready
     _land(settings, day, "binance/BTCUSDT-trades-2024-01-03.csv")
     assert landing_ready(_run(settings, day)) == Readiness(True, f"1 data file(s) under {landing_dir(settings, day)}",
                                                           {"files": 1})
