@@ -218,5 +218,31 @@ SILVER_INTRADAY = TableSpec(
     logical_date_column="delivery_date",
 )
 
+# Kept apart from quarantine.energy_readings: that table is replaced per meter_read_date by the monthly silver,
+# which would wipe intra-day rows filed under the same date; these are keyed by the delivery's UTC date.
+QUARANTINE_INTRADAY = TableSpec(
+    identifier="quarantine.energy_intraday_readings",
+    description="Lines of the intra-day 15-minute deliveries that were not accepted into "
+                "silver.energy_intraday_15min, with a reason code, the reason in words, the file and the line. "
+                "A re-delivered file replaces its rows (a fixed file leaves none).",
+    columns=(
+        Column("household_id", StringType(), required=True),
+        Column("source_file", StringType(), required=True, doc="landing URI of the delivered file"),
+        Column("line_number", LongType(), required=True, doc="1-based line in the file (header = line 1)"),
+        Column("interval_start_utc", TimestamptzType(), required=True, doc="the interval the file delivers"),
+        Column("reason_code", StringType(), required=True,
+               doc="file_rejected, field_count, bad_timestamp, bad_number, negative_power, voltage_out_of_band, "
+                   "sub_meters_exceed_total, outside_interval, duplicate_minute or other"),
+        Column("reason", StringType(), required=True, doc="the rule the line broke, in words"),
+        Column("raw_line", StringType(), doc="the line as delivered (fields re-joined with ';')"),
+        Column("file_sha256", StringType(), doc="checksum of the delivered file"),
+        Column("delivery_date", DateType(), required=True, doc="UTC date of interval_start_utc (logical date)"),
+        Column("run_id", StringType(), doc="run that ingested the delivery"),
+    ),
+    partition_by=(identity("delivery_date"),),
+    sort_by=("household_id", "source_file", "line_number"),
+    logical_date_column="delivery_date",
+)
+
 TABLES = (RAW_READINGS, SILVER_READINGS, SILVER_15MIN, SILVER_HOURLY, QUARANTINE_READINGS, GOLD_FEATURES,
-          GOLD_FORECAST, SILVER_INTRADAY)
+          GOLD_FORECAST, SILVER_INTRADAY, QUARANTINE_INTRADAY)

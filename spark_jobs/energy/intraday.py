@@ -23,7 +23,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,11 +34,31 @@ if TYPE_CHECKING:
     from lakehouse.settings import LakehouseSettings
 
 INTRADAY_DIR = "energy/intraday"
+DATASET = "intraday_15min"  # the dataset of the intra-day files in raw.delivered_files
+QUARANTINE_TABLE = "quarantine.energy_intraday_readings"
+EMPTY_FILE = "empty_file"  # lakehouse.deliveries.EMPTY_FILE (not imported: this module stays free of the core)
 INTERVAL = pd.Timedelta(minutes=15)
 FREQ_MINUTES = 15
 KEYS = ["household_id", "interval_start_utc"]
 # Columns of one ingested interval (silver.energy_intraday_15min without delivery_date and run_id).
 READING_COLUMNS = (*transforms.INTERVAL_COLUMNS, "lines_rejected", "first_rejection", "source_file", "file_sha256")
+# Columns of one quarantined line (quarantine.energy_intraday_readings without delivery_date and run_id).
+QUARANTINE_COLUMNS = ("household_id", "source_file", "line_number", "interval_start_utc", "reason_code", "reason",
+                      "raw_line", "file_sha256")
+# Reason code of a quarantined line, from the start of its reason (uci.parse_readings and interval_delivery
+# word them); the codes are stable, the words may change. First match wins.
+REASON_CODES = (
+    ("file rejected:", "file_rejected"),
+    ("expected 9 ';'-separated fields", "field_count"),
+    ("malformed date/time", "bad_timestamp"),
+    ("reading dated", "outside_interval"),  # another month than the interval's: outside it too
+    ("reading at local", "outside_interval"),
+    ("malformed ", "bad_number"),
+    ("negative Global_active_power", "negative_power"),
+    ("Voltage outside", "voltage_out_of_band"),
+    ("sub-meters", "sub_meters_exceed_total"),
+    ("duplicate reading", "duplicate_minute"),
+)
 _INTERVAL_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})/(\d{2})(\d{2})/([^/]+)$")
 
 
@@ -109,17 +129,50 @@ def localize_in_interval(local: pd.Series, tz: str | dt.tzinfo, start: pd.Timest
     return chosen
 
 
+def reason_code(reason: str) -> str:
+    """The stable code of a quarantine reason (``REASON_CODES``; ``other`` for a reason no rule words)."""
+    return next((code for prefix, code in REASON_CODES if reason.startswith(prefix)), "other")
+
+
+@dataclass(frozen=True)
+class IntervalDelivery:
+    """What one delivered file of an interval became: its one silver row (``READING_COLUMNS``), its rejected
+    lines (``QUARANTINE_COLUMNS``, one row per line) and how many data lines it had."""
+
+    row: pd.DataFrame
+    quarantined: pd.DataFrame
+    lines: int
+
+    @property
+    def accepted(self) -> int:
+        """Data lines taken into the interval (an all-'?' line is an accepted missing reading)."""
+        return self.lines - len(self.quarantined)
+
+
 def interval_reading(text: str, *, source_file: str, household_id: str, start: pd.Timestamp, tz: str,
                      voltage_band: tuple[float, float], max_interpolate_minutes: int,
                      file_error: str | None = None, file_sha256: str | None = None,
                      clock: str | dt.tzinfo | None = None) -> pd.DataFrame:
-    """One household's delivery of the interval starting at ``start`` -> its one row (``READING_COLUMNS``).
+    """One household's delivery of the interval starting at ``start`` -> its one row (``READING_COLUMNS``);
+    :func:`interval_delivery` without the quarantined lines."""
+    return interval_delivery(text, source_file=source_file, household_id=household_id, start=start, tz=tz,
+                             voltage_band=voltage_band, max_interpolate_minutes=max_interpolate_minutes,
+                             file_error=file_error, file_sha256=file_sha256, clock=clock).row
+
+
+def interval_delivery(text: str, *, source_file: str, household_id: str, start: pd.Timestamp, tz: str,
+                      voltage_band: tuple[float, float], max_interpolate_minutes: int,
+                      file_error: str | None = None, file_sha256: str | None = None,
+                      clock: str | dt.tzinfo | None = None) -> IntervalDelivery:
+    """One household's delivery of the interval starting at ``start`` -> its one row and its rejected lines.
 
     Lines are checked as in the monthly path (``uci.parse_readings``: fields, date, numbers, negative power,
     voltage band, sub-meters, duplicates) plus the interval: a reading outside ``[start, start + 15 min)``
     is rejected. Accepted minutes go on the interval's minute grid (short inner gaps interpolated, gaps at
     the edges missing) and are resampled to 15 minutes (null power when more than half is missing). A
     rejected file (bad header, unknown household) still yields its row, all missing, with the reason.
+    Every rejected line comes back in ``quarantined`` with its reason and :func:`reason_code`, so nothing
+    delivered is lost: ``lines`` = accepted + quarantined.
     ``clock``: the zone the meter writes its times in (``uci.clock_zone`` of ``energy.meter_clock``; default
     ``tz``, wall time following daylight saving); ``tz`` gives the row's local interval start.
     """
@@ -154,7 +207,62 @@ def interval_reading(text: str, *, source_file: str, household_id: str, start: p
     row["first_rejection"] = first
     row["source_file"] = source_file
     row["file_sha256"] = file_sha256
-    return row.reindex(columns=list(READING_COLUMNS))
+    bad = parsed.loc[rejected[rejected].index]
+    delivered = raw.set_index("line_number").loc[bad["line_number"]].reset_index() if len(bad) else raw.iloc[:0]
+    quarantined = pd.DataFrame({
+        "household_id": household_id,
+        "source_file": source_file,
+        "line_number": bad["line_number"].astype("int64").to_numpy(),
+        "interval_start_utc": start,
+        "reason_code": [reason_code(r) for r in reason.loc[bad.index]],
+        "reason": reason.loc[bad.index].to_numpy(),
+        "raw_line": uci.quarantine_line(delivered).to_numpy() if len(bad) else [],
+        "file_sha256": file_sha256,
+    }, index=pd.RangeIndex(len(bad)))
+    return IntervalDelivery(row.reindex(columns=list(READING_COLUMNS)),
+                            quarantined.reindex(columns=list(QUARANTINE_COLUMNS)), len(parsed))
+
+
+# ---- accounting (raw.delivered_files) ------------------------------------------------------------
+def file_account(*, size: int, lines: int, quarantined: int, first_rejection: str | None,
+                 file_error: str | None) -> tuple[str, str | None]:
+    """(outcome, reason) of one delivered intra-day file in raw.delivered_files (``lakehouse.deliveries``).
+
+    ``quarantined``: a file with nothing to take (empty, rejected as a whole, or every line rejected);
+    ``ingested`` otherwise, its reason saying how many lines went to quarantine (None when none did), so that
+    the row with its ``rows`` (accepted lines) accounts for every line.
+    """
+    if size == 0:
+        return "quarantined", EMPTY_FILE
+    if file_error:
+        return "quarantined", f"file rejected: {file_error}"
+    if lines == 0:
+        return "quarantined", f"{EMPTY_FILE}: no data line after the header"
+    if quarantined >= lines:
+        return "quarantined", f"all {lines} lines quarantined ({QUARANTINE_TABLE}); first: {first_rejection}"
+    if quarantined:
+        return "ingested", (f"{quarantined} of {lines} lines quarantined ({QUARANTINE_TABLE}); "
+                            f"first: {first_rejection}")
+    return "ingested", None
+
+
+def redelivery_note(sha256: str | None, previous: Mapping[str, Any] | None) -> str | None:
+    """A note for a file whose bytes differ from the ones a previous run accounted for under the same path
+    (``previous``: that raw.delivered_files row), or the note it already carries when the bytes are the same
+    again (a rerun keeps saying the file was re-delivered); None for a first delivery or an unchanged file."""
+    if not previous:
+        return None
+    if previous.get("sha256") and sha256 and previous["sha256"] != sha256:
+        return (f"re-delivered: replaces sha256 {str(previous['sha256'])[:12]} accounted by run "
+                f"{previous.get('run_id')}")
+    earlier = previous.get("reason") or ""
+    at = earlier.find("re-delivered: ")
+    return earlier[at:] if at >= 0 else None
+
+
+def with_note(reason: str | None, note: str | None) -> str | None:
+    """``reason`` and ``note`` joined with '; ' (either may be None)."""
+    return "; ".join(part for part in (reason, note) if part) or None
 
 
 # ---- freshness (what the realtime run checks) ----------------------------------------------------

@@ -78,17 +78,26 @@ says so in its summary (`model_note`).
 
 Inputs: `{landing}/energy/intraday/<UTC date>/<HHMM>/<household>.txt` (UCI format, one interval per file),
 silver.energy_readings_15min (published months) and the latest registered `energy_demand` model.
-Outputs: silver.energy_intraday_15min; rows of gold.energy_forecast with `kind = 'realtime'` (one per household
+Outputs: silver.energy_intraday_15min (checked by the suite silver_energy_intraday_15min before the upsert),
+quarantine.energy_intraday_readings (rejected lines, with a reason code), raw.delivered_files (dataset
+`intraday_15min`: every file seen) and rows of gold.energy_forecast with `kind = 'realtime'` (one per household
 and interval). Rerun an interval: clear its task instances; both writes replace that interval's rows.
 Backfill deliveries: `spark_jobs/energy/intraday_ingest.py --option since=<ISO>`.
 """,
     schedule=lambda s: Schedule(s.energy.realtime_cron),
     start_date="2024-01-01",
     steps=(
-        Stage("ingest_intraday", "spark_jobs.energy.intraday_ingest", writes=("silver.energy_intraday_15min",),
+        # Checked inside the stage, not by a Gate step: write-audit-publish stages one logical date per run,
+        # while this upsert writes the delivery dates of its window (expectations/silver_energy_intraday_15min.py).
+        Stage("ingest_intraday", "spark_jobs.energy.intraday_ingest",
+              writes=("silver.energy_intraday_15min", "quarantine.energy_intraday_readings", "raw.delivered_files"),
               options={"interval": "{{ logical_date.isoformat() }}"},
               doc="Upsert the recent 15-minute deliveries into silver.energy_intraday_15min (one row per household "
-                  "and interval; a rerun or a re-delivered file replaces its row)."),
+                  "and interval; a rerun or a re-delivered file replaces its row). Rejected lines go to "
+                  "quarantine.energy_intraday_readings with a reason code, the good lines of the file are kept; "
+                  "every file is accounted for in raw.delivered_files; the rows pass the suite "
+                  "silver_energy_intraday_15min before anything is written, or the task fails with one line and "
+                  "nothing is upserted."),
         Call("model_registered", "ml.energy:model_available_step", short_circuit=True,
              doc="Skip the scoring task (not fail) while no energy model has been registered."),
         Stage("score_interval", "spark_jobs.energy.realtime", writes=("gold.energy_forecast",),

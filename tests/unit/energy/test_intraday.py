@@ -128,3 +128,108 @@ def test_the_ingest_finds_each_delivery_of_its_window_once(tmp_path) -> None:
     assert reasons == {"2024-02-19/2345/README.md": "documentation file", "2024-02-19/2345/.hidden.txt": "hidden file",
                        "2024-02-19/2350/hh_001.txt": "not <HHMM>/<household>.txt (HHMM: a 15-minute UTC interval "
                                                      "start)"}
+
+
+# ---- the project's standard for input: quarantine with reason codes, accounting, the suite -------------------
+def _bad_lines_text() -> tuple[str, dict[int, str]]:
+    """A delivery of 09:00-09:15 UTC (10:00 CET) with one line per row rule broken; line number -> code."""
+    lines = uci_text(pd.date_range("2024-02-20 10:00", periods=15, freq="min")).splitlines()
+    lines[3] = lines[3].replace(";1.000;0.100;", ";-1.000;0.100;")  # line 4
+    lines[5] = "garbage;line"  # line 6
+    lines[7] = lines[7].replace(";240.000;", ";12x;")  # line 8
+    lines.insert(10, lines[9])  # line 11 repeats line 10's minute
+    lines.append(uci_text(pd.DatetimeIndex(["2024-02-20 10:20"]), header=False).strip())  # line 18: next interval
+    lines.append(lines[1].replace("20/2/2024;10:00:00", "20/2/2024;25:00:00"))  # line 19
+    return "\n".join(lines) + "\n", {4: "negative_power", 6: "field_count", 8: "bad_number", 11: "duplicate_minute",
+                                     18: "outside_interval", 19: "bad_timestamp"}
+
+
+def test_rejected_lines_are_quarantined_with_a_reason_code_and_the_good_ones_kept() -> None:
+    text, codes = _bad_lines_text()
+    delivery = I.interval_delivery(text, source_file="f.txt", household_id="hh_001", file_sha256="abc",
+                                   start=pd.Timestamp("2024-02-20 09:00", tz="UTC"), **KW)
+    q = delivery.quarantined
+    assert list(q.columns) == list(I.QUARANTINE_COLUMNS)
+    assert dict(zip(q["line_number"], q["reason_code"], strict=True)) == codes
+    assert (q["interval_start_utc"] == pd.Timestamp("2024-02-20 09:00", tz="UTC")).all()
+    assert (q["file_sha256"] == "abc").all() and q["reason"].notna().all()
+    assert q.set_index("line_number").loc[6, "raw_line"] == "garbage;line"
+    assert q.set_index("line_number").loc[4, "raw_line"].startswith("20/2/2024;10:02:00;-1.000;")
+    assert (delivery.lines, delivery.accepted) == (18, 12), "every data line: accepted or quarantined"
+    row = delivery.row.iloc[0]
+    assert row["lines_rejected"] == 6 and row["first_rejection"].startswith("line 4: negative")
+    assert row["minutes_measured"] == 12 and row["active_power_kw"] == pytest.approx(1.0)
+
+
+def test_a_rejected_file_quarantines_every_line() -> None:
+    local = pd.date_range("2024-02-20 10:00", periods=15, freq="min")
+    delivery = I.interval_delivery(uci_text(local), source_file="f.txt", household_id="hh_999",
+                                   start=pd.Timestamp("2024-02-20 09:00", tz="UTC"),
+                                   file_error="unknown household 'hh_999'", **KW)
+    assert delivery.accepted == 0 and len(delivery.quarantined) == 15
+    assert set(delivery.quarantined["reason_code"]) == {"file_rejected"}
+    empty = I.interval_delivery("", source_file="f.txt", household_id="hh_001",
+                                start=pd.Timestamp("2024-02-20 09:00", tz="UTC"), **KW)
+    assert (empty.lines, len(empty.quarantined)) == (0, 0)
+
+
+@pytest.mark.parametrize(("reason", "code"), [
+    ("file rejected: wrong delimiter", "file_rejected"),
+    ("expected 9 ';'-separated fields, got 2", "field_count"),
+    ("malformed date/time '1/2/2024 25:00:00'", "bad_timestamp"),
+    ("reading dated 2024-03-01 is outside the month 2024-02", "outside_interval"),
+    ("reading at local 2024-02-20 10:20 is outside the delivered interval", "outside_interval"),
+    ("malformed Voltage '12x'", "bad_number"),
+    ("negative Global_active_power -1.0", "negative_power"),
+    ("Voltage outside [200, 260] V: 10.0", "voltage_out_of_band"),
+    ("sub-meters 90.0 Wh exceed the total 16.7 Wh", "sub_meters_exceed_total"),
+    ("duplicate reading for 20/2/2024 10:06:00", "duplicate_minute"),
+    ("something new", "other"),
+])
+def test_reason_codes(reason: str, code: str) -> None:
+    assert I.reason_code(reason) == code
+
+
+def test_each_file_is_accounted_for_with_its_lines() -> None:
+    from lakehouse import deliveries
+
+    assert I.EMPTY_FILE == deliveries.EMPTY_FILE
+    account = I.file_account
+    assert account(size=0, lines=0, quarantined=0, first_rejection=None, file_error=None) == \
+        ("quarantined", "empty_file")
+    assert account(size=9, lines=0, quarantined=0, first_rejection=None, file_error="unknown household 'x'") == \
+        ("quarantined", "file rejected: unknown household 'x'")
+    assert account(size=9, lines=0, quarantined=0, first_rejection=None, file_error=None)[1].startswith("empty_file")
+    outcome, reason = account(size=9, lines=15, quarantined=15, first_rejection="line 2: x", file_error=None)
+    assert outcome == "quarantined" and reason.startswith("all 15 lines quarantined")
+    outcome, reason = account(size=9, lines=15, quarantined=2, first_rejection="line 4: x", file_error=None)
+    assert outcome == "ingested" and reason.startswith("2 of 15 lines quarantined") and "line 4: x" in reason
+    assert account(size=9, lines=15, quarantined=0, first_rejection=None, file_error=None) == ("ingested", None)
+
+
+def test_a_redelivered_file_is_noted_until_its_bytes_change_again() -> None:
+    assert I.redelivery_note("new", None) is None
+    assert I.redelivery_note("same", {"sha256": "same", "reason": None, "run_id": "r1"}) is None
+    note = I.redelivery_note("new", {"sha256": "0123456789abcdef", "reason": None, "run_id": "r1"})
+    assert note == "re-delivered: replaces sha256 0123456789ab accounted by run r1"
+    carried = I.redelivery_note("new", {"sha256": "new", "reason": I.with_note("2 of 15 lines", note), "run_id": "r2"})
+    assert carried == note, "a rerun keeps saying so"
+    assert I.with_note(None, None) is None and I.with_note("a", None) == "a" and I.with_note("a", "b") == "a; b"
+
+
+def test_the_suite_checks_the_rows_about_to_be_upserted(tmp_path) -> None:
+    import datetime as dt
+
+    from expectations import silver_energy_intraday_15min as suite
+    from lakehouse.quality import GateContext
+    from lakehouse.settings import LakehouseSettings
+
+    settings = LakehouseSettings(profile="local", home=tmp_path)
+    built = suite.build(GateContext(None, settings, dt.date(2024, 2, 20), "r"))  # type: ignore[arg-type]
+    by_column = {(e["type"], e["kwargs"].get("column")): e["kwargs"] for e in built}
+    assert by_column[("expect_compound_columns_to_be_unique", None)]["column_list"] == I.KEYS
+    assert by_column[("expect_column_values_to_be_between", "voltage")] == {
+        "column": "voltage", "min_value": settings.energy.voltage_min, "max_value": settings.energy.voltage_max}
+    mostly = by_column[("expect_column_values_to_be_between", "lines_rejected")]
+    assert mostly["max_value"] == 7 and mostly["mostly"] == 0.5
+    assert {e["kwargs"]["column"] for e in built if e["type"] == "expect_column_values_to_not_be_null"} == set(I.KEYS)
