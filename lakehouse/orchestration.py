@@ -218,7 +218,16 @@ def run_call(target: str, upstream_ids: list[str], arguments: dict[str, str] | N
         upstream["triggering_asset_events"] = {"published": handed_over}
     run = RunContext(settings=get_settings(), logical_date=dt.date.fromisoformat(context["ds"]),
                      run_id=context["run_id"], params=dict(context.get("params") or {}), upstream=upstream)
-    return xcom_safe(call_target(target)(run, **(arguments or {})))
+    try:
+        return xcom_safe(call_target(target)(run, **(arguments or {})))
+    except Exception as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lakehouse.training import ModelRejected
+
+        if isinstance(exc, ModelRejected):  # the same pinned rows lose again: a retry only delays the verdict
+            raise AirflowFailException(str(exc)) from exc
+        raise
 
 
 def _published_by_triggering_assets(context: Any) -> dict[str, int]:
@@ -251,15 +260,17 @@ def xcom_safe(value: Any) -> Any:
 def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
     """The Airflow DAG of a declared :class:`lakehouse.pipeline.Pipeline`: its steps as tasks in the
     declared order, gates with the publish lists derived from the stages, waits as (deferrable) sensors
-    (``lakehouse.sensors``), docs from the declaration.
+    (``lakehouse.sensors``), docs from the declaration. Each task depends on the step before it; a
+    ``runs_after_rejection`` step also on the gate publishing its data, with the declared trigger rule
+    (:meth:`lakehouse.pipeline.Pipeline.upstream` and ``trigger_rule``).
 
     Only DAG objects are built: no jar, no Spark conf, no file and no environment variable is touched.
     """
     import pendulum
-    from airflow.sdk import DAG, CronTriggerTimetable, chain
+    from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule
     from airflow.sdk import Param as AirflowParam
 
-    from lakehouse.pipeline import Call, Gate, Stage, Wait
+    from lakehouse.pipeline import ALL_SUCCESS, Call, Gate, Stage, Wait
 
     settings = settings or get_settings()
     schedule = pipeline.schedule(settings)
@@ -280,12 +291,14 @@ def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
                 for name, p in pipeline.params.items()},
         tags=["lakehouse", pipeline.domain, *pipeline.tags],
     ) as dag:
-        tasks = []
+        tasks: dict[str, Any] = {}
         done: list[str] = []
         for step in pipeline.steps:
+            rule = pipeline.trigger_rule(step.task_id)
+            when = {} if rule == ALL_SUCCESS else {"trigger_rule": TriggerRule(rule)}
             if isinstance(step, Stage):
                 task = spark_job(step.task_id, step.job, args=_option_args(dict(step.options)), doc_md=step.doc,
-                                 settings=settings)
+                                 settings=settings, **when)
             elif isinstance(step, Gate):
                 plan = plans[step.task_id]
                 doc = step.doc or (f"Quality gate `{step.suite}` on the staged rows of `{plan.validates}`; on success "
@@ -295,14 +308,15 @@ def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
                                  settings=settings, publishes=list(plan.publishes))
             elif isinstance(step, Call):
                 pod = step.kubernetes(settings) if step.kubernetes is not None else None
-                task = _pod_task(step, pod) if pod is not None else _call_task(step, list(done))
+                task = _pod_task(step, pod, **when) if pod is not None else _call_task(step, list(done), **when)
             elif isinstance(step, Wait):
                 from lakehouse.sensors import wait_sensor
 
                 task = wait_sensor(step, settings)
-            tasks.append(task)
+            for upstream_id in pipeline.upstream(step.task_id):
+                tasks[upstream_id] >> task
+            tasks[step.task_id] = task
             done.append(step.task_id)
-        chain(*tasks)
     return dag
 
 
@@ -314,7 +328,7 @@ def schedule_doc(schedule: Any, start_date: str, catchup: bool) -> str:
             f"catch-up {'on: missed intervals since the start date run' if catchup else 'off'}.")
 
 
-def _call_task(step: Any, upstream_ids: list[str]) -> Any:
+def _call_task(step: Any, upstream_ids: list[str], **kwargs: Any) -> Any:
     from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 
     operator = ShortCircuitOperator if step.short_circuit else PythonOperator
@@ -325,10 +339,10 @@ def _call_task(step: Any, upstream_ids: list[str]) -> Any:
                                         ("executor_config", dict(resources.executor_config) or None)) if v}
     return operator(task_id=step.task_id, python_callable=run_call, doc_md=step.doc,
                     op_kwargs={"target": step.target, "upstream_ids": upstream_ids,
-                               "arguments": dict(step.arguments)}, **placement)
+                               "arguments": dict(step.arguments)}, **placement, **kwargs)
 
 
-def _pod_task(step: Any, pod: Any) -> Any:
+def _pod_task(step: Any, pod: Any, **kwargs: Any) -> Any:
     """A :class:`lakehouse.pipeline.Call` run in a Kubernetes pod whose spec is rendered when the task
     runs (``step.pod_spec``), not when the DAG file is parsed."""
     try:
@@ -367,6 +381,7 @@ def _pod_task(step: Any, pod: Any) -> Any:
         pod_values={"logical_date": "{{ ds }}", "run_id": "{{ run_id }}"},
         kubernetes_conn_id=pod.conn_id, namespace=pod.namespace, image=pod.image, get_logs=True,
         on_finish_action="delete_pod", **{k: v for k, v in (("pool", pod.pool), ("queue", pod.queue)) if v},
+        **kwargs,
     )
 
 

@@ -15,7 +15,9 @@ From one declaration:
 - the gate/publish lists: a :class:`Gate` publishes exactly the tables the :class:`Stage` s before it
   staged on the run's audit branch (since the previous gate), and validates the first of them unless
   told otherwise, so no table name is restated;
-- the docs: each step's ``doc`` is its task's ``doc_md``, the pipeline's ``doc`` the DAG's.
+- the docs: each step's ``doc`` is its task's ``doc_md``, the pipeline's ``doc`` the DAG's;
+- when each step runs: after the step before it succeeded, or, for a step declared
+  ``runs_after_rejection=True``, once the data it needs is published (see :data:`Step`).
 
 Declarations are plain data: they import no Spark, Airflow or domain code, so building a DAG from them
 at parse time costs nothing but building the DAG object.
@@ -119,6 +121,7 @@ class Stage:
     writes: tuple[str, ...] = ()
     stages: tuple[str, ...] = ()
     options: Mapping[str, str] = field(default_factory=dict)
+    runs_after_rejection: bool = False  # see Step
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class Call:
     target: str
     doc: str
     short_circuit: bool = False
+    runs_after_rejection: bool = False  # see Step
     arguments: Mapping[str, str] = field(default_factory=dict)  # keyword arguments after ``run``
     resources: Callable[[LakehouseSettings], Resources] | None = None
     # Where ``kubernetes(settings)`` returns a :class:`Pod`, the step runs in a Kubernetes pod instead (e.g. on
@@ -254,6 +258,25 @@ def check_wait(step: Wait, run: RunContext) -> Readiness:
 
 
 Step = Stage | Gate | Call | Wait
+"""A step of a pipeline. Steps run in the declared order, each once the step before it succeeded, so the first
+failure stops the run there.
+
+``runs_after_rejection=True`` (a :class:`Stage` or a :class:`Call`) relaxes that for a step that only needs
+data already published: it runs once the last :class:`Gate` before it has published, whatever the steps between
+that gate and it did. A rejected model (``evaluate`` fails, ``register`` refuses it) is the case it is for: the
+forecast after it still runs, with the last registered model, and so does the run report. A failure at or
+before that gate still stops it (nothing it needs was published), a skip (a falsy short-circuit step) still
+skips it, and the run still ends failed: a failed step is never hidden. In Airflow the step also depends on
+that gate, with the trigger rule ``all_done_min_one_success`` (:meth:`Pipeline.trigger_rule`); ``lakehouse
+run`` applies the same rule.
+"""
+
+ALL_SUCCESS = "all_success"
+"""Trigger rule of an ordinary step: every step it depends on succeeded."""
+AFTER_REJECTION = "all_done_min_one_success"
+"""Trigger rule of a ``runs_after_rejection`` step: the steps it depends on (its gate and the step before it) are
+done, none skipped, and at least one succeeded; the step before it succeeds only if the gate did, so this means
+"the gate published"."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +325,10 @@ class Pipeline:
         for step in self.steps:
             if not isinstance(step, self.STEP_KINDS):
                 raise LakehouseError(f"pipeline {self.dag_id}: {step!r} is not a Stage, Gate, Call or Wait")
+        for step in self.steps:
+            if getattr(step, "runs_after_rejection", False) and self.publishing_gate(step.task_id) is None:
+                raise LakehouseError(f"pipeline {self.dag_id}: {step.task_id} runs after a rejection, but no gate "
+                                     "before it publishes the data it needs")
         self.gate_plans()  # a gate with nothing staged before it is a declaration error
 
     def gate_plans(self) -> dict[str, GatePlan]:
@@ -337,6 +364,34 @@ class Pipeline:
             if step.task_id == task_id:
                 return step
         raise LakehouseError(f"pipeline {self.dag_id} has no step {task_id!r}")
+
+    def publishing_gate(self, task_id: str) -> str | None:
+        """The last :class:`Gate` declared before step ``task_id`` (None when there is none)."""
+        found = None
+        for step in self.steps:
+            if step.task_id == task_id:
+                return found
+            if isinstance(step, Gate):
+                found = step.task_id
+        raise LakehouseError(f"pipeline {self.dag_id} has no step {task_id!r}")
+
+    def upstream(self, task_id: str) -> tuple[str, ...]:
+        """The steps ``task_id`` waits for: the step before it, and for a ``runs_after_rejection`` step also the
+        gate that publishes what it needs (first)."""
+        ids = [s.task_id for s in self.steps]
+        position = ids.index(task_id) if task_id in ids else -1
+        if position < 0:
+            raise LakehouseError(f"pipeline {self.dag_id} has no step {task_id!r}")
+        if position == 0:
+            return ()
+        previous = ids[position - 1]
+        gate = self.publishing_gate(task_id) if getattr(self.steps[position], "runs_after_rejection", False) else None
+        return (gate, previous) if gate and gate != previous else (previous,)
+
+    def trigger_rule(self, task_id: str) -> str:
+        """When step ``task_id`` runs, as an Airflow trigger rule value over :meth:`upstream` (see :data:`Step`)."""
+        step = self.step(task_id)
+        return AFTER_REJECTION if getattr(step, "runs_after_rejection", False) else ALL_SUCCESS
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,13 @@ For notebooks, debugging and ad-hoc backfills. The steps run through the same co
 Spark stages and gates through ``lakehouse.jobs.run_job`` on one shared Spark session, Python steps
 through their declared targets with a :class:`lakehouse.pipeline.RunContext`. Templated options
 (``{{ params.dataset }}``, ``{{ ds }}``, ``{{ logical_date }}``, ``{{ run_id }}``) are rendered with
-the run's values as Airflow would. The first failing step stops the run (the steps after it are not
-run), a falsy short-circuit step skips the rest, a :class:`lakehouse.pipeline.Wait` step checks its
-condition once (ready, or the run stops there), and the outcome of every step is reported.
+the run's values as Airflow would. Each step runs under the same rule as its Airflow task
+(:meth:`lakehouse.pipeline.Pipeline.trigger_rule` over ``Pipeline.upstream``): a failing step stops the steps
+after it (``upstream_failed``) except a ``runs_after_rejection`` step, which still runs once its gate has
+published (the forecast and report after a rejected model); the run then still counts as failed, so
+``lakehouse run`` exits non-zero. A falsy short-circuit step skips the rest, a
+:class:`lakehouse.pipeline.Wait` step checks its condition once (ready, or the run stops there), and the
+outcome of every step is reported.
 """
 
 from __future__ import annotations
@@ -20,7 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse.errors import LakehouseError, explain
 from lakehouse.jobs import run_job
-from lakehouse.pipeline import Call, Gate, Pipeline, RunContext, Stage, Wait, call_target, check_wait
+from lakehouse.pipeline import (
+    AFTER_REJECTION,
+    Call,
+    Gate,
+    Pipeline,
+    RunContext,
+    Stage,
+    Wait,
+    call_target,
+    check_wait,
+)
 from lakehouse.settings import LakehouseSettings
 
 if TYPE_CHECKING:
@@ -95,8 +109,11 @@ def run_pipeline(
     plans = pipeline.gate_plans()
     outcome = RunOutcome(pipeline.dag_id, logical_date, run_id)
     upstream: dict[str, Any] = {}
-    stop: str | None = None
+    states: dict[str, str] = {}
+    skip_rest = False  # a falsy short-circuit step skips everything after it, whatever its trigger rule
     for step in pipeline.steps:
+        stop = "skipped" if skip_rest else blocked(pipeline.trigger_rule(step.task_id),
+                                                    [states[u] for u in pipeline.upstream(step.task_id)])
         if stop is not None:
             result = StepOutcome(step.task_id, stop)
         else:
@@ -105,17 +122,32 @@ def run_pipeline(
                 summary = _run_step(step, settings, logical_date, run_id, values, upstream, template, plans, spark,
                                     emit)
                 result = StepOutcome(step.task_id, "success", time.monotonic() - started, summary)
-                if isinstance(step, Call) and step.short_circuit and not summary:
-                    stop = "skipped"
+                skip_rest = isinstance(step, Call) and step.short_circuit and not summary
             except (Exception, SystemExit) as exc:
                 error = _error_line(exc)
                 result = StepOutcome(step.task_id, "failed", time.monotonic() - started, error=error)
-                stop = "upstream_failed"
             upstream[step.task_id] = result.summary
+        states[step.task_id] = result.state
         outcome.steps.append(result)
         if on_step is not None:
             on_step(result)
     return outcome
+
+
+def blocked(rule: str, upstream_states: list[str]) -> str | None:
+    """The state a step ends in without running, given its trigger rule and the states of the steps it waits
+    for (None: it runs). The subset of Airflow's trigger rules a declaration can produce, with Airflow's
+    outcomes: ``all_success`` runs only after successes (a failure upstream -> ``upstream_failed``, a skip ->
+    ``skipped``); ``all_done_min_one_success`` runs when none was skipped and at least one succeeded."""
+    if rule == AFTER_REJECTION:
+        if "skipped" in upstream_states:
+            return "skipped"
+        return None if "success" in upstream_states or not upstream_states else "upstream_failed"
+    if any(state in ("failed", "upstream_failed") for state in upstream_states):
+        return "upstream_failed"
+    if "skipped" in upstream_states:
+        return "skipped"
+    return None
 
 
 def _error_line(exc: BaseException) -> str:

@@ -5,10 +5,18 @@ The monthly run forecasts its logical date (the local day after the delivered mo
 model registered by the same run (``--option model_version=...``, default: this run id, falling
 back to the latest registered model). Rows are upserted per (kind, household, frequency,
 interval), so a rerun replaces its own forecasts and leaves the realtime ones alone.
+
+Loss policy: the step runs after a rejected candidate too (``runs_after_rejection`` in the pipeline). The run
+then registered no model, so the day is forecast with the last registered one and that is flagged: the rows
+carry that model's version (not the run's id), and the summary and the log say why (``model_note``: the
+candidate was rejected, with the comparisons it lost, or the run's training did not finish). When no model was
+ever registered there is nothing to forecast with: the task fails with one line (a day without a forecast must
+show as a failure, not as a skipped task).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
@@ -21,6 +29,7 @@ from lakehouse.write import write_for_date
 from schemas.energy import GOLD_FORECAST, SILVER_15MIN, SILVER_HOURLY
 from spark_jobs.energy.transforms import forecast_frames
 
+log = logging.getLogger(__name__)
 FORECAST_KEYS = ["kind", "household_id", "freq_minutes", "interval_start_utc"]
 HISTORY = pd.Timedelta(days=16)  # lag 168 h + 168 h rolling window ending 24 h back, with margin
 
@@ -35,7 +44,7 @@ def score(ctx: JobContext, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
 
     found = latest_bundle(ctx.settings, model_version) or (latest_bundle(ctx.settings) if model_version else None)
     if found is None:
-        return {"skipped": f"no registered {ctx.settings.energy.model_name} model yet"}
+        return {"skipped": f"no registered {ctx.settings.energy.model_name} model yet", "no_model": True}
     record, model_bundle = found
     energy = ctx.settings.energy
     since = (start - HISTORY).to_pydatetime()
@@ -53,7 +62,8 @@ def score(ctx: JobContext, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
     rows = rows.withColumn("origin_utc", F.lit(start.to_pydatetime()))
     written, snapshot_id = write_forecasts(ctx, rows, kind=kind, start=start, end=end, record=record)
     return {"kind": kind, "start": start.isoformat(), "end": end.isoformat(), "rows": written,
-            "model_version": record["model_version"], "snapshot_id": snapshot_id}
+            "model_version": record["model_version"], "model_logical_date": str(record["logical_date"]),
+            "snapshot_id": snapshot_id}
 
 
 def write_forecasts(ctx: JobContext, rows: Any, *, kind: str, start: pd.Timestamp, end: pd.Timestamp,
@@ -87,11 +97,59 @@ def main(ctx: JobContext) -> dict[str, Any]:
     tz = ctx.settings.energy.source_timezone
     start = pd.Timestamp(ctx.logical_date).tz_localize(tz).tz_convert("UTC")
     end = (pd.Timestamp(ctx.logical_date) + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC")
-    summary = score(ctx, kind="day_ahead", start=start, end=end,
-                    model_version=Options.of(ctx.options).model_version or ctx.run_id)
+    chosen = Options.of(ctx.options).model_version
+    summary = score(ctx, kind="day_ahead", start=start, end=end, model_version=chosen or ctx.run_id)
     if "skipped" in summary:
-        raise LakehouseError(f"day-ahead forecast for {ctx.logical_date} impossible: {summary['skipped']}")
+        why = (f" ({run_outcome_line(run_evaluation(ctx.settings, ctx.logical_date, ctx.run_id))})"
+               if summary.get("no_model") else "")
+        raise LakehouseError(f"day-ahead forecast for {ctx.logical_date} impossible: {summary['skipped']}{why}")
+    if not chosen and summary["model_version"] != ctx.run_id:  # the run's own model is missing: say which one scored
+        note = fallback_note(run_evaluation(ctx.settings, ctx.logical_date, ctx.run_id), summary)
+        log.warning("%s", note)
+        summary["model_note"] = note
     return summary
+
+
+def run_evaluation(settings: Any, logical_date: Any, run_id: str) -> dict[str, Any] | None:
+    """The ``evaluation.json`` the run's evaluate step kept beside its candidate (None when it kept none:
+    training or evaluation did not finish)."""
+    import json
+
+    from lakehouse import storage
+    from lakehouse.pipeline import RunContext
+    from lakehouse.training import candidate_dir
+
+    folder = candidate_dir(RunContext(settings, logical_date, run_id), settings.energy.model_name)
+    try:
+        return json.loads(storage.read_bytes(settings, storage.join(folder, "evaluation.json")))  # type: ignore[no-any-return]
+    except storage.ObjectNotFoundError:
+        return None
+
+
+def described_comparisons(evaluation: dict[str, Any], *, lost_only: bool = False) -> list[str]:
+    """The comparisons an ``evaluation.json`` records, as ``lakehouse.training.Comparison.describe`` words them."""
+    from lakehouse.training import Comparison
+
+    fields = ("metric", "model", "baseline", "baseline_value", "higher_is_better", "required")
+    found = [Comparison(**{k: c[k] for k in fields if k in c}) for c in evaluation.get("comparisons") or []]
+    return [c.describe() for c in found if not lost_only or (c.required and not c.won)]
+
+
+def run_outcome_line(evaluation: dict[str, Any] | None) -> str:
+    """Why a run has no model of its own, in a few words (its candidate was rejected, or never evaluated)."""
+    if evaluation is None:
+        return "this run's candidate was never evaluated: its train or evaluate step failed"
+    if evaluation.get("rejected"):
+        lost = described_comparisons(evaluation, lost_only=True)
+        return (f"this run's candidate was rejected: lost {len(lost)} of {len(evaluation.get('comparisons') or [])} "
+                f"comparisons ({'; '.join(lost)})")
+    return "this run's candidate was evaluated but not registered: its register step failed"
+
+
+def fallback_note(evaluation: dict[str, Any] | None, summary: dict[str, Any]) -> str:
+    """One line flagging a forecast made with the last registered model instead of the run's own."""
+    return (f"{run_outcome_line(evaluation)}; forecast with the last registered version {summary['model_version']} "
+            f"({summary['model_logical_date']})")
 
 
 if __name__ == "__main__":

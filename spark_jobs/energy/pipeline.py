@@ -25,6 +25,12 @@ LightGBM model in ml.model_registry (only if it beats both persistence baselines
 run report (`{artifacts}/reports/energy_demand_forecast/<date>/<run>.html`; `lakehouse reports`).
 Rerun a month: clear the DAG run of its 1st (or `lakehouse run energy_demand_forecast --date D`; the multi-year
 file: `--param source=<file>`).
+
+When the candidate loses (it must beat both persistence baselines): gold stays published, `evaluate` fails with
+every compared metric, nothing is registered, `forecast` still forecasts the next day with the last registered
+model (flagged: the rows carry that model's version, the task's summary a `model_note`), `report` writes the page
+showing the rejection and then fails with one line, so the DAG run ends failed. `forecast` and `report` run after
+such a failure as long as `gate_features` published (`runs_after_rejection`); an earlier failure stops them.
 """,
     schedule=lambda s: Schedule(s.energy.monthly_cron),
     start_date=lambda s: s.energy.start_date,
@@ -53,12 +59,16 @@ file: `--param source=<file>`).
             "ml.energy:TRAINER", resources=lambda s: Resources(pool=s.energy.training_pool),
             fit_doc="Fit LightGBM (hourly + 15-minute) with rolling-origin CV and early stopping on the pinned "
                     "snapshot of gold.energy_features; the candidate is kept for evaluate and register."),
-        Stage("forecast", "spark_jobs.energy.forecast", writes=("gold.energy_forecast",),
-              doc="Day-ahead forecasts (24 hourly, 96 x 15-minute) into gold.energy_forecast."),
-        Call("report", "spark_jobs.energy.report:report_step",
-             doc="Write the run report (one HTML page): hold-out forecast vs actual with both persistence "
-                 "baselines, error by hour of day, hold-out scores and feature importance. Its path is in the "
-                 "task log and the XCom."),
+        Stage("forecast", "spark_jobs.energy.forecast", writes=("gold.energy_forecast",), runs_after_rejection=True,
+              doc="Day-ahead forecasts (24 hourly, 96 x 15-minute) into gold.energy_forecast, with this run's model; "
+                  "after a rejected candidate with the last registered one, flagged (`model_note`); fails with "
+                  "one line when no model was ever registered."),
+        Call("report", "spark_jobs.energy.report:report_step", runs_after_rejection=True,
+             doc="Write the run report (one HTML page): the candidate's verdict with every compared metric, the "
+                 "model behind the forecast, hold-out forecast vs actual with both persistence baselines, error by "
+                 "hour of day, hold-out scores and feature importance. Its path is in the task log and the XCom; "
+                 "when the run registered no model (or wrote no forecast) it fails after writing the page, so the "
+                 "DAG run ends failed."),
     ),
     tags=("energy",),
 )

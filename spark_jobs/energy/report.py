@@ -1,14 +1,21 @@
 """The energy run report (last step of ``energy_demand_forecast``): forecast vs actual over the hold-out with
 both persistence baselines, error by hour of day, the hold-out scores and feature importance of the run's
 model. The hold-out series is the one the evaluate step kept beside the candidate
-(``ml.energy.holdout_series_uri``); scores and importance come from the registry record. Pages are
-assembled and stored by :mod:`lakehouse.reports`."""
+(``ml.energy.holdout_series_uri``); scores and importance come from the registry record (or, for a candidate
+that was not registered, from its ``evaluation.json``). Pages are assembled and stored by :mod:`lakehouse.reports`.
+
+Loss policy: the step runs after a rejected candidate too (``runs_after_rejection`` in the pipeline), so the page
+also says whether the run's candidate was rejected, with every metric it was compared on, and which model
+produced the run's day-ahead forecast (the last registered one, flagged, when the run registered none). Because
+it is the DAG's last task, and Airflow decides a run's state from its last tasks, the step fails *after* writing
+the page whenever the run registered no model or wrote no forecast, with one line saying why: a rejected
+month ends as a failed run, never as a green one."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +37,30 @@ STYLE = {"actual": ("#222222", "-", 1.6), "model": ("#1565c0", "-", 1.3),
 TOP_FEATURES = 15
 
 
+@dataclass(frozen=True)
+class ForecastUsed:
+    """Which registered model produced the run's day-ahead forecast rows in gold.energy_forecast."""
+
+    model_name: str
+    model_version: str
+    rows: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.model_name} {self.model_version}"
+
+
 @dataclass
 class EnergyReportData:
-    """What the page shows: hold-out series per frequency (``"60"``, ``"15"``) and the run's model record."""
+    """What the page shows: hold-out series per frequency (``"60"``, ``"15"``), the run's model record, its
+    candidate's evaluation (``evaluation.json``; None when none was kept) and the models behind its day-ahead
+    forecast rows (None: not looked up)."""
 
     series: Mapping[str, pd.DataFrame]
     model: Mapping[str, Any] | None = None
+    evaluation: Mapping[str, Any] | None = None
+    forecast: Sequence[ForecastUsed] | None = None
+    run_id: str = ""
 
 
 def series_frame(columns: Mapping[str, list[Any]]) -> pd.DataFrame:
@@ -115,10 +140,53 @@ def _freq_order(keys: Any) -> list[str]:
     return sorted((str(k) for k in keys), key=lambda k: -int(k) if k.isdigit() else 0)
 
 
+def comparison_rows(evaluation: Mapping[str, Any]) -> list[list[Any]]:
+    """Every compared metric of an ``evaluation.json``: metric, model, baseline, its value, verdict, required."""
+    return [[c.get("metric"), c.get("model"), c.get("baseline"), c.get("baseline_value"),
+             "better" if c.get("won") else "worse", "yes" if c.get("required", True) else "no"]
+            for c in evaluation.get("comparisons") or []]
+
+
+def evaluation_section(evaluation: Mapping[str, Any] | None) -> str:
+    """The candidate's verdict (rejected or not) with every compared metric."""
+    if evaluation is None:
+        return reports.section("Candidate", reports.note_html(
+            "No evaluation was kept for this run's candidate: its train or evaluate step did not finish."))
+    table = reports.table_html(["metric", "model", "baseline", "baseline value", "model is", "must win"],
+                               comparison_rows(evaluation))
+    if evaluation.get("rejected"):
+        lost = sum(1 for c in evaluation.get("comparisons") or [] if c.get("required", True) and not c.get("won"))
+        return reports.section("Candidate rejected", reports.note_html(
+            f"The candidate lost {lost} of {len(evaluation.get('comparisons') or [])} comparisons with the "
+            "persistence baselines where it must win: it was not registered, and the run is failed. Every compared "
+            "metric:"), table)
+    return reports.section("Candidate vs baselines", table)
+
+
+def forecast_section(forecast: Sequence[ForecastUsed] | None, run_id: str) -> str | None:
+    """Which model produced the run's day-ahead forecast, flagged when it is not the run's own."""
+    if forecast is None:
+        return None
+    if not forecast:
+        return reports.section("Day-ahead forecast", reports.note_html(
+            "No day-ahead forecast was written by this run (see its forecast task)."))
+    notes = [reports.note_html(
+        f"{used.rows} rows forecast by {used.label}" + ("" if used.model_version == run_id else
+                                                        ": the last registered model, not this run's candidate"))
+        for used in forecast]
+    return reports.section("Day-ahead forecast", *notes)
+
+
 def render(info: reports.RunInfo, data: EnergyReportData) -> tuple[str, int]:
     """The page and its number of charts."""
     sections = []
-    metrics = (data.model or {}).get("metrics") or {}
+    if data.evaluation is not None or data.forecast is not None:  # what this run decided comes first
+        sections.append(evaluation_section(data.evaluation))
+        forecast = forecast_section(data.forecast, data.run_id or info.run_id)
+        if forecast:
+            sections.append(forecast)
+    # an unregistered candidate has no registry record: its scores are in its evaluation
+    metrics = (data.model or {}).get("metrics") or (data.evaluation or {}).get("metrics") or {}
     holdout = metrics.get("holdout") or {}
     if holdout:
         rows = [[f"{freq} min", name, scores.get("rmse"), scores.get("mae"), scores.get("smape")]
@@ -150,6 +218,10 @@ def render(info: reports.RunInfo, data: EnergyReportData) -> tuple[str, int]:
     if data.model is None:
         sections.append(reports.section("Model", reports.note_html("No model was registered by this run.")))
     details = {"model": f"{data.model['model_name']} {data.model['model_version']}" if data.model else "none"}
+    if data.evaluation is not None and data.evaluation.get("rejected"):
+        details["candidate"] = "rejected (not registered)"
+    if data.forecast:
+        details["forecast by"] = ", ".join(used.label for used in data.forecast)
     document = reports.page(TITLE, info, sections, details=details)
     return document, reports.count_charts(document)
 
@@ -166,13 +238,55 @@ def load(run: RunContext) -> EnergyReportData:
         log.warning("no hold-out series at %s: the report has no forecast charts", uri)
         stored = {"frequencies": {}}
     series = {freq: series_frame(columns) for freq, columns in stored["frequencies"].items()}
-    return EnergyReportData(series, reports.run_model(run.settings, run.settings.energy.model_name, run.run_id))
+    from spark_jobs.energy.forecast import run_evaluation
+
+    return EnergyReportData(series, reports.run_model(run.settings, run.settings.energy.model_name, run.run_id),
+                            evaluation=run_evaluation(run.settings, run.logical_date, run.run_id),
+                            forecast=forecast_models(run), run_id=run.run_id)
+
+
+def forecast_models(run: RunContext) -> list[ForecastUsed]:
+    """The models behind the day-ahead rows this run wrote to gold.energy_forecast (read from the table, so
+    it holds whichever way the forecast task ran)."""
+    rows = reports.read_date_rows(run.settings, "gold.energy_forecast", run.logical_date,
+                                  columns=("model_name", "model_version"),
+                                  equal={"kind": "day_ahead", "run_id": run.run_id})
+    counts: dict[tuple[str, str], int] = {}
+    for row in ([] if rows is None else rows.to_pylist()):
+        key = (str(row["model_name"]), str(row["model_version"]))
+        counts[key] = counts.get(key, 0) + 1
+    return [ForecastUsed(name, version, n) for (name, version), n in sorted(counts.items())]
+
+
+def verdict(data: EnergyReportData, model_name: str, run_id: str) -> str | None:
+    """One line when the run must end failed (it registered no model, or wrote no forecast); None otherwise."""
+    from spark_jobs.energy.forecast import run_outcome_line
+
+    forecast = (f"the day-ahead forecast was made with {', '.join(u.label for u in data.forecast)}"
+                if data.forecast else "no day-ahead forecast was written")
+    if data.model is None:
+        outcome = run_outcome_line(dict(data.evaluation) if data.evaluation else None)
+        return f"{model_name} run {run_id}: {outcome}; nothing registered; {forecast}"
+    if not data.forecast:
+        return f"{model_name} {run_id} registered, but {forecast}"
+    return None
 
 
 def report_step(run: RunContext) -> dict[str, Any]:
-    """Build and store the run's report; returns ``{"report": uri, "charts": n}``."""
+    """Build and store the run's report; returns ``{"report": uri, "charts": n}``. Fails after storing it when
+    the run registered no model or wrote no forecast (the run must end failed; see the module doc)."""
+    from lakehouse.errors import LakehouseError
+    from lakehouse.training import ModelRejected
     from spark_jobs.energy.pipeline import ENERGY_MONTHLY
 
     info = reports.RunInfo(ENERGY_MONTHLY.dag_id, run.logical_date, run.run_id)
-    document, charts = render(info, load(run))
-    return reports.step_summary(reports.write_report(run.settings, info, document), charts)
+    data = load(run)
+    document, charts = render(info, data)
+    uri = reports.write_report(run.settings, info, document)
+    failure = verdict(data, run.settings.energy.model_name, run.run_id)
+    if failure:
+        log.info("report written to %s", uri)
+        # a rejection is final (the same rows lose again): ModelRejected is never retried; the rest may be
+        error = ModelRejected if (data.evaluation or {}).get("rejected") else LakehouseError
+        raise error(f"{failure} (report: {uri})")
+    return reports.step_summary(uri, charts)
