@@ -164,7 +164,8 @@ class FinanceSettings(BaseModel):
     volatility_window: int = 30  # bars in the rolling realised volatility
     train_lookback_days: int = 30  # gold dates read by training (ending at the logical date)
     min_train_rows: int = 200  # fewer labelled bars than this: training fails with a clear message
-    # LightGBM next-bar model: hyperparameters, resources and whether it must beat persistence to register.
+    # LightGBM next-bar model: hyperparameters, resources and whether it must beat its baselines to register
+    # (logistic regression on accuracy, log-loss and Brier score, the base rate on log-loss: ml/finance.py POLICY).
     num_boost_round: int = 150
     learning_rate: float = 0.05
     num_leaves: int = 15
@@ -172,7 +173,7 @@ class FinanceSettings(BaseModel):
     seed: int = 7
     training_threads: int = 1
     training_pool: str | None = None  # Airflow pool of the training tasks (None: default pool)
-    require_beat_baseline: bool = False
+    require_beat_baseline: bool = True  # ml/finance.py POLICY: a model that loses is not registered
 
 
 class EnergySettings(BaseModel):

@@ -1,10 +1,21 @@
 """Deterministic synthetic trade ticks with injected defects at known rates (``lakehouse generate ticks``).
 
-Shape: random-walk prices per symbol (about 1.5% daily volatility), a U-shaped intraday intensity
-(busy open and close) plus short bursts, several exchanges. Each exchange delivers one landing file;
-exchanges alternate between CSV and Parquet. Defects are injected on disjoint rows so their counts are
-exact and written to ``_manifest.json`` next to the files (the readers ignore files starting with ``_``).
-The same seed and date always give byte-identical files. NumPy/PyArrow only: no Spark.
+Shape: prices per symbol with about 1.5% daily volatility, a U-shaped intraday intensity (busy open and
+close) plus short bursts, several exchanges. Each exchange delivers one landing file; exchanges alternate
+between CSV and Parquet. Defects are injected on disjoint rows so their counts are exact and written to
+``_manifest.json`` next to the files (the readers ignore files starting with ``_``). The same seed and
+date always give byte-identical files. NumPy/PyArrow only: no Spark.
+
+Short-horizon structure (``signal``, default :data:`DEFAULT_SIGNAL`; 0 gives a pure random walk): every
+symbol-minute is a *flow* minute (informed order flow: large trades) or a *quiet* one (small trades), half
+and half at random, so the regime shows in the 1-minute bar's volume. After a flow minute the next bar
+continues the move (``+signal`` x this bar's log return), after a quiet one it reverts (``-signal`` x, the
+bid-ask bounce); the rest is the random walk, scaled so the daily volatility stays the same. With the
+regimes balanced the lagged returns carry no linear information (lag-1 autocorrelation about 0), so a
+logistic regression on past returns stays at chance, while a tree model that splits on volume and return
+together predicts the next bar's direction. The signal is deliberately stronger than in real markets so
+that one generated day is enough to learn it. The regimes set the trade sizes whatever ``signal`` is:
+only the prices change with it.
 """
 
 from __future__ import annotations
@@ -32,6 +43,12 @@ CSV_HEADER = "symbol,exchange,ts,price,size,trade_id"
 CSV_COLUMNS = tuple(CSV_HEADER.split(","))
 MANIFEST = "_manifest.json"
 DAILY_VOLATILITY = 0.015
+# Default strength of the order-flow signal (``signal`` of generate_ticks; 0 = pure random walk).
+DEFAULT_SIGNAL = 0.7
+# Log trade sizes: mean 3.5 +- FLOW_SIZE_SHIFT in flow / quiet minutes with sd FLOW_SIZE_SD (together
+# about lognormal(3.5, 1.17), close to the single lognormal(3.5, 1) sizes the generator drew before).
+FLOW_SIZE_SHIFT = 1.0
+FLOW_SIZE_SD = 0.6
 
 
 @dataclass(frozen=True)
@@ -112,10 +129,18 @@ def generate_ticks(
     rates: DefectRates | None = None,
     exchanges: tuple[str, ...] = EXCHANGES,
     formats: tuple[str, ...] = ("csv", "parquet"),
+    signal: float = DEFAULT_SIGNAL,
 ) -> GeneratedTicks:
-    """Generate ``ticks`` valid trades plus injected defect rows for ``trade_date`` (deterministic)."""
+    """Generate ``ticks`` valid trades plus injected defect rows for ``trade_date`` (deterministic).
+
+    ``signal`` (0 <= signal < 1) is the strength of the order-flow structure of the module doc: the next
+    bar's log return carries ``+signal`` (flow minute) or ``-signal`` (quiet minute) times this bar's; 0
+    gives a pure random walk with nothing to learn about the next bar's direction.
+    """
     import pyarrow as pa
 
+    if not 0.0 <= signal < 1.0:
+        raise ValueError(f"signal must be in [0, 1), got {signal}")
     rates = rates or DefectRates()
     rng = _rng(seed, trade_date)
     names = np.array(symbol_names(symbols))
@@ -123,21 +148,29 @@ def generate_ticks(
     sym_idx = rng.choice(symbols, size=ticks, p=weights / weights.sum())
     times = _tick_times(rng, ticks, session)
 
-    # Random walk per symbol in time order: increments scaled by sqrt(elapsed seconds).
+    # Per symbol-minute order-flow regime (see the module doc): it sets the trade sizes, so it shows in
+    # the bar's volume, and it decides whether the next bar continues or reverses this one.
+    flow = rng.random((symbols, session.minutes)) < 0.5
+    minute = np.minimum((times - session.open_epoch_s * 1_000_000) // 60_000_000, session.minutes - 1)
+    size_shift = np.where(flow[sym_idx, minute], FLOW_SIZE_SHIFT, -FLOW_SIZE_SHIFT)
+    sizes = np.maximum(1, np.round(rng.lognormal(3.5 + size_shift, FLOW_SIZE_SD))).astype(np.float64)
+
+    # Random walk per symbol in time order: increments scaled by sqrt(elapsed seconds). Its variance is
+    # lowered by (1 - signal^2) so the signal's share keeps the daily volatility at DAILY_VOLATILITY.
     order = np.lexsort((times, sym_idx))
     s_sorted, t_sorted = sym_idx[order], times[order]
     first = np.r_[True, s_sorted[1:] != s_sorted[:-1]]
     dt_s = np.where(first, 0.0, np.diff(t_sorted, prepend=t_sorted[0]) / 1e6)
-    sigma_per_s = DAILY_VOLATILITY / np.sqrt(session.minutes * 60)
+    sigma_per_s = DAILY_VOLATILITY / np.sqrt(session.minutes * 60) * np.sqrt(1.0 - signal**2)
     steps = rng.normal(0, 1, size=ticks) * np.sqrt(dt_s) * sigma_per_s
     cum = np.cumsum(steps)
     group_start = np.maximum.accumulate(np.where(first, np.arange(ticks), 0))
     walk = cum - cum[group_start] + steps[group_start]
     p0 = np.round(rng.uniform(20, 500, size=symbols), 2)
+    walk = walk + _flow_drift(walk, s_sorted, minute[order], flow, p0, signal)
     prices_sorted = np.round(p0[s_sorted] * np.exp(walk), 2)
     prices = np.empty(ticks)
     prices[order] = prices_sorted
-    sizes = np.maximum(1, np.round(rng.lognormal(3.5, 1.0, size=ticks))).astype(np.float64)
     exch_idx = rng.integers(0, len(exchanges), size=ticks)
 
     fmt_of = {e: formats[i % len(formats)] for i, e in enumerate(exchanges)}
@@ -213,6 +246,35 @@ def generate_ticks(
         corrupt[exchange] = {pos: corrupt_lines[int(r)] for pos, r in enumerate(rows) if int(r) in corrupt_lines}
     clean = ticks - sum(v for k, v in counts.items() if k not in ("duplicate", "out_of_order"))
     return GeneratedTicks(trade_date, tables, fmt_of, corrupt, counts, clean)  # type: ignore[arg-type]
+
+
+def _flow_drift(walk: np.ndarray, sym: np.ndarray, minute: np.ndarray, flow: np.ndarray, p0: np.ndarray,
+                signal: float) -> np.ndarray:
+    """Log-price offset of every tick (ticks sorted by symbol, then time) that adds the order-flow signal.
+
+    Bar by bar per symbol: when minute m and m+1 both trade, every tick of m+1 moves by
+    ``signal x (+1 if m is a flow minute else -1) x r_m`` on top of the offsets before it, where r_m is the
+    log return of bar m's close (its last trade, rounded to the cent as written) over the previous traded
+    bar's: exactly gold.ohlcv_1m's ``log_return``, so the model sees the return the structure reacts to.
+    """
+    drift = np.zeros(len(walk))
+    if signal == 0.0 or not len(walk):
+        return drift
+    key = sym.astype(np.int64) * flow.shape[1] + minute
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])  # each traded (symbol, minute) is one run
+    ends = np.r_[starts[1:], len(key)]
+    level, prev_symbol, prev_minute, prev_log_close, prev_return = 0.0, -1, -2, 0.0, 0.0
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        symbol, m = int(sym[a]), int(minute[a])
+        if symbol != prev_symbol:
+            level, prev_minute, prev_return = 0.0, -2, 0.0
+        elif m == prev_minute + 1:  # only adjacent traded bars: a minute without trades breaks the chain
+            level += signal * (1.0 if flow[symbol, prev_minute] else -1.0) * prev_return
+        drift[a:b] = level
+        log_close = float(np.log(round(float(p0[symbol] * np.exp(walk[b - 1] + level)), 2)))
+        prev_return = log_close - prev_log_close if symbol == prev_symbol else 0.0
+        prev_symbol, prev_minute, prev_log_close = symbol, m, log_close
+    return drift
 
 
 def _trade_ids(exchanges: tuple[str, ...], exch_idx: np.ndarray) -> pa.Array:
@@ -347,12 +409,12 @@ def write_binance(settings: LakehouseSettings, trade_date: dt.date, *, symbol: s
 
 def generate_landing(settings: LakehouseSettings, trade_date: dt.date, *, symbols: int = 5, ticks: int = 10_000,
                      seed: int = 7, rates: DefectRates | None = None, binance_ticks: int = 0,
-                     formats: tuple[str, ...] = ("csv", "parquet")) -> dict[str, Any]:
-    """Generate and write the landing files of one date; return the manifest."""
+                     formats: tuple[str, ...] = ("csv", "parquet"), signal: float = DEFAULT_SIGNAL) -> dict[str, Any]:
+    """Generate and write the landing files of one date; return the manifest (``signal``: see generate_ticks)."""
     fin = settings.finance
     session = trading_session(fin, trade_date)
     batch = generate_ticks(trade_date, session, symbols=symbols, ticks=ticks, seed=seed, rates=rates,
-                           formats=formats)
+                           formats=formats, signal=signal)
     files = write_landing(settings, batch)
     if binance_ticks:
         files.append(write_binance(settings, trade_date, ticks=binance_ticks, seed=seed))

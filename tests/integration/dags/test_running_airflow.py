@@ -93,7 +93,8 @@ def test_scheduler_runs_one_scheduled_interval_end_to_end(stack: AirflowStack, l
     LocalExecutor runs every task; tables and the model registry show it."""
     tick = last_tick(lake)
     day = tick.in_timezone("UTC").date()
-    finance_generator.generate_landing(lake, day, symbols=2, ticks=800, seed=7, binance_ticks=0)
+    # enough ticks for the model to learn the generator's signal: the default policy registers only a winner
+    finance_generator.generate_landing(lake, day, symbols=2, ticks=8000, seed=7, binance_ticks=0)
     stack.wait_for_dags({"finance_tick_processor"})
     stack.api("PATCH", "/dags/finance_tick_processor", json={"is_paused": False})
     run = stack.wait_for_run("finance_tick_processor", timeout_s=900)

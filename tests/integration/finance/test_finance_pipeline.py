@@ -80,6 +80,13 @@ def test_dag_runs_end_to_end(first_run, spark) -> None:
     pinned = model["training_snapshots"]["gold.ohlcv_1m"]
     assert pinned == current_snapshot_id(spark, settings.table_name("gold.ohlcv_1m"))
     assert {"model_accuracy", "baseline_accuracy"} <= set(model["metrics"])
+    # registered under the default policy (finance.require_beat_baseline): it beat the baselines on the
+    # real bars of the generated day, whose order-flow signal a linear model of past returns cannot use
+    assert settings.finance.require_beat_baseline
+    metrics = model["metrics"]
+    assert metrics["model_accuracy"] > metrics["logistic_accuracy"], metrics
+    assert metrics["model_log_loss"] < min(metrics["logistic_log_loss"], metrics["base_rate_log_loss"]), metrics
+    assert metrics["model_brier"] < metrics["logistic_brier"], metrics
     fs, path = storage.filesystem(settings, report_uri(settings, "gold_ohlcv_1m", DAY, dag_run.run_id))
     with fs.open_input_stream(path) as handle:
         assert json.loads(handle.read())["success"] is True

@@ -33,19 +33,22 @@ VISION_DAY = dt.date(2018, 5, 4)
 
 
 def gold_bars(day: dt.date, seed: int, minutes: int = 240, symbols: tuple[str, ...] = ("AAA", "BBB")) -> pd.DataFrame:
-    """gold.ohlcv_1m rows with momentum (direction is learnable) for one trade date."""
+    """gold.ohlcv_1m rows of one trade date with the tick generator's kind of order-flow structure: after a
+    high-volume bar the next one continues its move, after a low-volume bar it reverts, so the direction is
+    learnable by LightGBM but not by the logistic baseline, and the default policy registers the model."""
     rng = np.random.default_rng(seed)
     frames = []
     for symbol in symbols:
+        flow = rng.random(minutes) < 0.5
         r = np.zeros(minutes)
         for t in range(1, minutes):
-            r[t] = 0.6 * r[t - 1] + rng.normal(0, 0.001)
+            r[t] = 0.9 * (1.0 if flow[t - 1] else -1.0) * r[t - 1] + rng.normal(0, 0.001)
         close = 100 * np.exp(np.cumsum(r))
         df = pd.DataFrame({
             "trade_date": day, "symbol": symbol,
             "minute_ts": pd.date_range(f"{day} 14:30", periods=minutes, freq="min", tz="UTC"),
-            "open": close, "high": close * 1.001, "low": close * 0.999, "close": close, "volume": 100.0,
-            "vwap": close, "trade_count": 5, "filled": False,
+            "open": close, "high": close * 1.001, "low": close * 0.999, "close": close,
+            "volume": np.where(flow, 400.0, 50.0), "vwap": close, "trade_count": 5, "filled": False,
         })
         c = df["close"]
         df["sma_5"], df["sma_20"], df["sma_60"] = (c.rolling(n).mean() for n in (5, 20, 60))
