@@ -55,7 +55,7 @@ SELECT model_name, model_version,
       concat('test accuracy ', round(get_json_object(metrics_json, '$.test_accuracy'), 3))
     WHEN model_name LIKE 'finance%' THEN
       concat('accuracy ', round(get_json_object(metrics_json, '$.model_accuracy'), 3),
-             ' vs persistence ', round(get_json_object(metrics_json, '$.baseline_accuracy'), 3))
+             ' vs logistic ', round(get_json_object(metrics_json, '$.logistic_accuracy'), 3))
     ELSE
       concat('hourly RMSE ', round(get_json_object(metrics_json, '$.holdout.60.model.rmse'), 3),
              ' vs same hour yesterday ', round(get_json_object(metrics_json, '$.holdout.60.same_hour_yesterday.rmse'), 3))
