@@ -5,7 +5,9 @@
 # triggerer as separate processes, with the metadata DB under $AIRFLOW_HOME (default
 # .lakehouse/airflow). The scheduler and triggerer run with --skip-serve-logs because Airflow's log
 # server binds every interface; with a local executor the API server reads the task logs from disk.
-# Ctrl-C (or SIGTERM) stops all four. The admin password is generated once and printed when it is new.
+# Ctrl-C (or SIGTERM) stops all four (a component that hangs in its shutdown is signalled again after
+# LAKEHOUSE_STOP_GRACE_S, 30, and killed after as long again: infra/scripts/stop_components.sh). The
+# admin password is generated once and printed when it is new.
 #
 # Environment: LAKEHOUSE_AIRFLOW_PORT (default 8280; 8793 is the scheduler's log port), AIRFLOW_HOME,
 # LAKEHOUSE_* settings as everywhere else (see `lakehouse config`).
@@ -38,12 +40,13 @@ printf '{"spark_lakehouse": {"conn_type": "spark", "host": "local[*]"},
   "kubernetes_default": {"conn_type": "kubernetes", "extra": {"in_cluster": false}}}\n' >"$conns"
 airflow connections import --overwrite "$conns" >/dev/null 2>&1 || airflow connections import "$conns" >/dev/null
 
+# shellcheck source=infra/scripts/stop_components.sh
+source "$root/infra/scripts/stop_components.sh"
 pids=()
 stop() {
   trap - INT TERM EXIT
   echo "stopping Airflow..." >&2
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait "${pids[@]}" 2>/dev/null || true
+  stop_components "${pids[@]}"
 }
 trap stop INT TERM EXIT
 
