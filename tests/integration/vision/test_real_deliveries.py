@@ -1,11 +1,12 @@
-"""Deliveries as they actually arrive (issue 14), in-process on the shared Spark session, no training:
+"""Deliveries as they actually arrive (issue 14), on the shared Spark session (in-process, no training, except
+the tarball's run, which goes through Airflow):
 
 - MNIST as only its two training IDX files and CIFAR-10 as only its ``data_batch_*`` pickles, landed on the
   same logical date: each gets a test split drawn by hash from its delivered images, and neither run replaces
   the other's rows in ``gold.image_training_set`` (rows are keyed by dataset);
 - a label outside the dataset's declared classes (an unseen class) fails the silver gate with one readable
   line, and nothing of the delivery is published;
-- CIFAR-10 as its published ``cifar-10-python.tar.gz`` (never unpacked by anyone) goes through every step,
+- CIFAR-10 as its published ``cifar-10-python.tar.gz`` (never unpacked by anyone) goes through the DAG,
   and a tarball with a hostile member stops the raw step with one line, landing nothing.
 """
 
@@ -28,6 +29,7 @@ from spark_jobs import gate
 from spark_jobs.vision import formats, generator, gold, io, raw, silver
 from spark_jobs.vision.gold import split_config_of
 from spark_jobs.vision.transforms import assign_splits
+from tests.support.airflow import run_dag, task_states
 
 SHARED_DAY = dt.date(2022, 6, 1)  # dates no other test uses
 UNSEEN_DAY = dt.date(2022, 6, 2)
@@ -95,12 +97,17 @@ def test_an_unseen_label_fails_the_silver_gate_and_nothing_is_published(spark, l
         assert published.count() == 0, f"{identifier}: a failed gate publishes nothing"
 
 
-def test_the_published_cifar_tarball_goes_through_every_step_as_delivered(spark, local_settings) -> None:
-    settings = local_settings
+def test_the_published_cifar_tarball_goes_through_the_dag_as_delivered(airflow_env, spark, local_settings) -> None:
+    """Through Airflow (dag.test), training included: one tiny CPU epoch (this checks the delivery, not accuracy)."""
+    vision = local_settings.vision.model_copy(update={"epochs": {"mnist": 1, "cifar10": 1}, "batch_size": 32,
+                                                      "device": "cpu"})
+    settings = local_settings.model_copy(update={"vision": vision})
     archive = generator.cifar_archive_files(40, seed=31)
     landing = io.landing_dir(settings, "cifar10")
     generator.write_files(settings, landing, {**archive, ".DS_Store": b"\0"})
-    _run(spark, settings, TARBALL_DAY, "tarball", "cifar10")
+    dag_run = run_dag("vision_cnn_classifier", TARBALL_DAY, settings, run_conf={"dataset": "cifar10"})
+    states = task_states(dag_run)
+    assert set(states.values()) == {"success"}, states
 
     def rows(identifier: str):  # type: ignore[no-untyped-def]
         return spark.table(settings.table_name(identifier)).where(F.col("ingest_date") == F.lit(TARBALL_DAY))
