@@ -38,13 +38,22 @@ log = logging.getLogger(__name__)
 QUIET = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")
 
 
-def archive_path(settings: LakehouseSettings) -> Path:
-    """Where the archive for this Spark, Java and jar lock lives (a new key when any of them changes)."""
+def _class_path_files() -> list[str]:
+    """Name, size and modification time of every jar on the driver's class path (Spark's own jars).
+
+    The JVM refuses an archive when any of them differs from the dump (a reinstalled virtualenv has new
+    modification times): such an archive would be kept, ignored and never rebuilt, so it gets a new key."""
     import pyspark
 
+    jars = Path(pyspark.__file__).parent / "jars"
+    return [f"{f.name}:{f.stat().st_size}:{int(f.stat().st_mtime)}" for f in sorted(jars.glob("*.jar"))]
+
+
+def archive_path(settings: LakehouseSettings) -> Path:
+    """Where the archive for this Java, Spark class path and jar lock lives (a new key when any changes)."""
     java = shutil.which("java", path=os.path.join(os.environ["JAVA_HOME"], "bin")) if os.environ.get(
         "JAVA_HOME") else shutil.which("java")
-    parts = [pyspark.__version__, str(Path(java).resolve()) if java else "", sys.executable,
+    parts = [str(Path(java).resolve()) if java else "", sys.executable, *_class_path_files(),
              hashlib.sha256(settings.jars.lock_file.read_bytes()).hexdigest() if settings.jars.lock_file.is_file()
              else "", settings.jars.source]
     key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

@@ -47,3 +47,21 @@ def test_a_new_jar_lock_names_a_new_archive(tmp_path: Path) -> None:
     before = jvm.archive_path(LakehouseSettings(home=tmp_path, jars={"lock_file": lock}))
     lock.write_text(json.dumps({"jars": [{"file": "x.jar"}]}))
     assert jvm.archive_path(LakehouseSettings(home=tmp_path, jars={"lock_file": lock})) != before
+
+
+def test_a_reinstalled_spark_names_a_new_archive(tmp_path: Path, monkeypatch) -> None:
+    """The JVM ignores an archive whose class-path jars changed size or modification time (a recreated
+    virtualenv): the old name would keep pointing at an archive that is never used and never rebuilt."""
+    import os
+
+    import pyspark
+
+    jars = tmp_path / "pyspark" / "jars"
+    jars.mkdir(parents=True)
+    (jars / "spark-core.jar").write_bytes(b"jar")
+    monkeypatch.setattr(pyspark, "__file__", str(tmp_path / "pyspark" / "__init__.py"))
+    settings = LakehouseSettings(home=tmp_path)
+    before = jvm.archive_path(settings)
+    assert jvm.archive_path(settings) == before
+    os.utime(jars / "spark-core.jar", (1_000_000_000, 1_000_000_000))  # same bytes, reinstalled
+    assert jvm.archive_path(settings) != before
