@@ -56,8 +56,7 @@ def _register_model(settings, tmp_path) -> dict:  # type: ignore[no-untyped-def]
     series = T.resample(out[out["kind"] == "silver"], 15, energy.source_timezone)
     features = T.build_features(series, freq_minutes=15, tz=energy.source_timezone, country=energy.holiday_country)
     knobs = EnergySettings(model_name=MODEL, num_boost_round=30, holdout_days=3, cv_folds=2)
-    one_thread = {**M.lgb_params(knobs), "num_threads": 1}  # two threads crawl on a busy 2-core machine
-    bundle = M.bundle([M.train_frequency(features, 15, knobs, params=one_thread)], knobs)
+    bundle = M.bundle([M.train_frequency(features, 15, knobs)], knobs)
     path = tmp_path / "model.json"
     path.write_text(json.dumps(bundle, default=float))
     register_model(settings, model_name=MODEL, model_version="intraday-test-v1", logical_date=month,

@@ -54,7 +54,6 @@ def _wins_rmse_loses_mae(booster: Any, holdout: pd.DataFrame) -> tuple[dict[str,
 
 
 REAL_HOLDOUT_SCORES = M.holdout_scores
-REAL_LGB_PARAMS = M.lgb_params
 
 
 @pytest.fixture
@@ -68,7 +67,6 @@ def test_a_model_losing_on_one_metric_is_rejected_with_every_metric_and_not_regi
     from lakehouse.registry import list_models
 
     monkeypatch.setattr(M, "holdout_scores", _wins_rmse_loses_mae)
-    monkeypatch.setattr(M, "lgb_params", lambda energy: {**REAL_LGB_PARAMS(energy), "num_threads": 1})
     run = RunContext(settings, DAY, "monthly-2024-02", {"snapshots": {M.FEATURES_TABLE: 1}})
     training.fit_step(run, TRAINER_TARGET)
     with pytest.raises(training.ModelRejected) as rejected:
