@@ -1,4 +1,10 @@
-"""spark-submit entry point: raw.ticks -> silver.ticks + quarantine.ticks, staged for the quality gate."""
+"""spark-submit entry point: raw.ticks -> silver.ticks + quarantine.ticks, staged for the quality gate.
+
+One wide pass: the prepared rows (typed, session-filtered, duplicates marked: one shuffle) are kept on
+disk once; the outlier statistics are a small per symbol-minute table, materialised once and broadcast;
+each write applies the outlier rule as a narrow pass over the prepared rows. No classified copy is cached,
+and the counts in the summary come from what was staged (quarantine is small; silver's count is Iceberg's).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,11 @@ from typing import Any
 
 from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
-from lakehouse.publish import stage_for_date
+from lakehouse.publish import read_staged, stage_for_date
 from lakehouse.read import read_for_date
 from schemas.finance import QUARANTINE_TICKS, RAW_TICKS, SILVER_TICKS
 from spark_jobs.finance.session import trading_session
-from spark_jobs.finance.transforms import mark_outliers, prepare_ticks, split_silver_quarantine
+from spark_jobs.finance.transforms import flag_outliers, outlier_statistics, prepare_ticks, split_silver_quarantine
 
 
 def main(ctx: JobContext) -> dict[str, Any]:
@@ -22,27 +28,31 @@ def main(ctx: JobContext) -> dict[str, Any]:
     fin = ctx.settings.finance
     session = trading_session(fin, ctx.logical_date)
     raw = read_for_date(ctx.spark, ctx.settings, RAW_TICKS, ctx.logical_date)
-    # Disk only: the outlier rule reads the prepared rows three times and the writes read the verdicts
-    # twice; pulling a large cached block back into memory ran a 2 GiB driver out of heap at 20M ticks.
-    # Both caches are released before the job returns (in-process tasks share one long-lived session).
+    # Disk only: every later pass reads the prepared rows (statistics twice, each write once); pulling a
+    # large cached block back into memory ran a 2 GiB driver out of heap at 20M ticks. Both caches are
+    # released before the job returns (in-process tasks share one long-lived session).
+    if raw.isEmpty():
+        raise LakehouseError(f"raw.ticks has no rows for {ctx.logical_date}: run the ingest task first")
     prepared = prepare_ticks(raw, session).persist(StorageLevel.DISK_ONLY)
-    classified = mark_outliers(prepared, k=fin.outlier_mad_k, window_minutes=fin.outlier_window_minutes,
-                               min_rel_mad=fin.outlier_min_rel_mad).persist(StorageLevel.DISK_ONLY)
+    stats = outlier_statistics(prepared, window_minutes=fin.outlier_window_minutes).persist(
+        StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = {r["reason"] or "silver": r["n"] for r in classified.groupBy("reason").agg(
-            F.count(F.lit(1)).alias("n")).collect()}
-        if not counts:
-            raise LakehouseError(f"raw.ticks has no rows for {ctx.logical_date}: run the ingest task first")
+        stats.count()  # materialised once: the writes below only broadcast it
+        classified = flag_outliers(prepared, stats, k=fin.outlier_mad_k, min_rel_mad=fin.outlier_min_rel_mad)
         silver, quarantine = split_silver_quarantine(classified, ctx.logical_date, ctx.run_id)
         staged_silver = stage_for_date(ctx.spark, ctx.settings, SILVER_TICKS, silver,
                                        logical_date=ctx.logical_date, run_id=ctx.run_id)
         staged_quarantine = stage_for_date(ctx.spark, ctx.settings, QUARANTINE_TICKS, quarantine,
                                            logical_date=ctx.logical_date, run_id=ctx.run_id)
     finally:
-        classified.unpersist()
+        stats.unpersist()
         prepared.unpersist()
-    return {"logical_date": ctx.logical_date, "raw_rows": sum(counts.values()), "silver_rows": counts.get("silver", 0),
-            "quarantined": {k: v for k, v in sorted(counts.items()) if k != "silver"},
+    quarantined = {r["reason"]: r["n"] for r in read_staged(
+        ctx.spark, ctx.settings, QUARANTINE_TICKS, ctx.run_id, ctx.logical_date).groupBy("reason").agg(
+        F.count(F.lit(1)).alias("n")).collect()}
+    silver_rows = read_staged(ctx.spark, ctx.settings, SILVER_TICKS, ctx.run_id, ctx.logical_date).count()
+    return {"logical_date": ctx.logical_date, "raw_rows": silver_rows + sum(quarantined.values()),
+            "silver_rows": silver_rows, "quarantined": dict(sorted(quarantined.items())),
             "branch": staged_silver.branch, "staged": [staged_silver.table, staged_quarantine.table]}
 
 

@@ -143,12 +143,13 @@ def _rolling_median(stats: DataFrame, value: str, out: str, window_minutes: int)
     return stats.withColumn(out, F.percentile(F.col(value), 0.5).over(frame))
 
 
-def mark_outliers(df: DataFrame, *, k: float, window_minutes: int, min_rel_mad: float) -> DataFrame:
-    """Reject still-valid ticks farther than ``k`` scaled MADs from the symbol's rolling median price.
+def outlier_statistics(df: DataFrame, *, window_minutes: int) -> DataFrame:
+    """Per symbol and minute: ``ref_price`` (rolling median price) and ``ref_mad`` (rolling MAD) of the
+    still-valid ticks of ``df``, one row per symbol-minute that has one (small: symbols x minutes).
 
-    Robust and cheap at scale: per symbol-minute medians (one aggregation), a rolling median of those
-    over +-``window_minutes`` (a few hundred rows per symbol), then the same for absolute deviations
-    (the MAD). The MAD is floored at ``min_rel_mad`` x price so flat markets do not flag every tick.
+    Per symbol-minute medians (one aggregation), a rolling median of those over +-``window_minutes``
+    (a few hundred rows per symbol), then the same for absolute deviations from it (the MAD). Reads
+    ``df`` twice; jobs materialise the result once and broadcast it to every write (:func:`flag_outliers`).
     """
     from pyspark.sql import functions as F
 
@@ -161,13 +162,30 @@ def mark_outliers(df: DataFrame, *, k: float, window_minutes: int, min_rel_mad: 
            .select("symbol", "minute", F.abs(F.col("p") - F.col("ref_price")).alias("d")))
     mads = _rolling_median(dev.groupBy("symbol", "minute").agg(F.percentile("d", 0.5).alias("mad_m")),
                            "mad_m", "ref_mad", window_minutes).select("symbol", "minute", "ref_mad")
-    stats = medians.join(mads, ["symbol", "minute"])
+    return medians.join(mads, ["symbol", "minute"])
+
+
+def flag_outliers(df: DataFrame, stats: DataFrame, *, k: float, min_rel_mad: float) -> DataFrame:
+    """Reject still-valid ticks farther than ``k`` scaled MADs from the symbol's rolling median price
+    (``stats`` from :func:`outlier_statistics`; broadcast, so this is a narrow pass over ``df``).
+
+    The MAD is floored at ``min_rel_mad`` x price so flat markets do not flag every tick.
+    """
+    from pyspark.sql import functions as F
+
+    minute = F.date_trunc("minute", F.col("ts_parsed"))
     joined = df.withColumn("minute", minute).join(F.broadcast(stats), ["symbol", "minute"], "left")
     scale = F.greatest(F.col("ref_mad"), F.col("ref_price") * F.lit(min_rel_mad)) * F.lit(MAD_SCALE)
     is_outlier = (F.col("reason").isNull()
                   & (F.abs(F.col("price_parsed").cast("double") - F.col("ref_price")) > F.lit(k) * scale))
     return (joined.withColumn("reason", _first_reason(F.col("reason"), is_outlier, "outlier"))
             .drop("minute", "ref_price", "ref_mad"))
+
+
+def mark_outliers(df: DataFrame, *, k: float, window_minutes: int, min_rel_mad: float) -> DataFrame:
+    """Reject still-valid ticks farther than ``k`` scaled MADs from the symbol's rolling median price
+    (:func:`outlier_statistics` then :func:`flag_outliers`)."""
+    return flag_outliers(df, outlier_statistics(df, window_minutes=window_minutes), k=k, min_rel_mad=min_rel_mad)
 
 
 def prepare_ticks(raw: DataFrame, session: Session) -> DataFrame:
@@ -179,8 +197,8 @@ def classify_ticks(raw: DataFrame, session: Session, *, k: float = 8.0, window_m
                    min_rel_mad: float = 0.0005) -> DataFrame:
     """Raw rows with typed columns and a reason code for every rejected row (null = goes to silver).
 
-    The outlier rule reads the prepared rows three times (medians, MADs, flags); jobs persist
-    :func:`prepare_ticks` themselves and call :func:`mark_outliers` on it, so they can release it.
+    Jobs persist :func:`prepare_ticks` themselves, materialise :func:`outlier_statistics` once and
+    apply :func:`flag_outliers` per write, so no classified copy of the rows is ever cached.
     """
     return mark_outliers(prepare_ticks(raw, session), k=k, window_minutes=window_minutes, min_rel_mad=min_rel_mad)
 
