@@ -118,7 +118,13 @@ def lakehouse_worker(engine: str, landing: Path, out: Path, driver_memory: str) 
     from spark_jobs.finance.io import landing_dir
     from spark_jobs.finance.pipeline import FINANCE_TICKS
 
-    settings = LakehouseSettings(profile="local", home=out / "lake", spark={"driver_memory": driver_memory})
+    events = out / "events"
+    events.mkdir(parents=True, exist_ok=True)
+    # The event log gives each step's Spark jobs, executor CPU and shuffled rows (profile_steps); F runs with
+    # it too, so both sides pay the same.
+    settings = LakehouseSettings(profile="local", home=out / "lake", spark={
+        "driver_memory": driver_memory,
+        "conf": {"spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri()}})
     create_tables(settings)
     spark = get_spark(settings, app_name=f"bench-{engine}")
     spark.range(1000).selectExpr("sum(id)").collect()  # warm the JVM before timing
@@ -133,13 +139,58 @@ def lakehouse_worker(engine: str, landing: Path, out: Path, driver_memory: str) 
         os.link(f, folder / Path(f).name)
     data_steps = dataclasses.replace(FINANCE_TICKS, steps=tuple(
         s for s in FINANCE_TICKS.steps if type(s).__name__ in ("Stage", "Gate")))
-    start = time.perf_counter()
+    start, start_epoch_ms = time.perf_counter(), time.time() * 1000
     outcome = run_pipeline(data_steps, settings, DAY, run_id="bench", spark=spark, emit=False)
     seconds = time.perf_counter() - start
     failed = [f"{s.task_id}: {s.error}" for s in outcome.steps if s.state != "success"]
     if failed:
         raise SystemExit("; ".join(failed))
-    return {"seconds": seconds, "steps": {s.task_id: round(s.seconds, 2) for s in outcome.steps}}
+    spark.stop()  # flushes the event log
+    bounds, at = [], start_epoch_ms
+    for step in outcome.steps:
+        bounds.append((step.task_id, at, at + step.seconds * 1000))
+        at += step.seconds * 1000
+    return {"seconds": seconds, "steps": {s.task_id: round(s.seconds, 2) for s in outcome.steps},
+            "spark": profile_steps(events, bounds)}
+
+
+def profile_steps(events: Path, bounds: list[tuple[str, float, float]]) -> dict[str, dict[str, float]]:
+    """Per step (by submission time): Spark jobs, executor run and CPU seconds and rows written to
+    shuffles, from the event log of the run."""
+    jobs: dict[int, float] = {}
+    stages: dict[int, dict[str, float]] = {}
+    stage_job: dict[int, int] = {}
+    for log_file in events.iterdir():
+        for line in log_file.read_text().splitlines():
+            event = json.loads(line)
+            kind = event.get("Event")
+            if kind == "SparkListenerJobStart":
+                jobs[event["Job ID"]] = event["Submission Time"]
+                for stage_id in event.get("Stage IDs", []):
+                    stage_job.setdefault(stage_id, event["Job ID"])
+            elif kind == "SparkListenerStageCompleted":
+                info = event["Stage Info"]
+                metrics = {a.get("Name"): a.get("Value") for a in info.get("Accumulables", [])}
+                stages[info["Stage ID"]] = {
+                    "run_s": float(metrics.get("internal.metrics.executorRunTime", 0)) / 1000,
+                    "cpu_s": float(metrics.get("internal.metrics.executorCpuTime", 0)) / 1e9,
+                    "shuffled_rows": float(metrics.get("internal.metrics.shuffle.write.recordsWritten", 0)),
+                }
+    profile = {name: {"jobs": 0, "run_s": 0.0, "cpu_s": 0.0, "shuffled_rows": 0} for name, _, _ in bounds}
+
+    def step_of(epoch_ms: float) -> str | None:
+        return next((name for name, lo, hi in bounds if lo <= epoch_ms < hi), None)
+
+    for submitted in jobs.values():
+        if (name := step_of(submitted)) is not None:
+            profile[name]["jobs"] += 1
+    for stage_id, numbers in stages.items():
+        job_id = stage_job.get(stage_id)
+        name = step_of(jobs[job_id]) if job_id is not None else None
+        if name is not None:
+            for key, value in numbers.items():
+                profile[name][key] += value
+    return {name: {k: round(v, 1) if isinstance(v, float) else v for k, v in p.items()} for name, p in profile.items()}
 
 
 def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> dict[str, Any]:
@@ -174,7 +225,8 @@ def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> dict[st
         from spark_jobs.finance.adapters import read_parquet
         from spark_jobs.finance.transforms import (
             build_gold,
-            mark_outliers,
+            flag_outliers,
+            outlier_statistics,
             prepare_ticks,
             split_silver_quarantine,
             to_raw,
@@ -186,12 +238,13 @@ def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> dict[st
             landed = part if landed is None else landed.unionByName(part)
         raw = to_raw(landed, DAY, "bench", dt.datetime(2024, 1, 2, 22, tzinfo=dt.UTC))
         prepared = prepare_ticks(raw, session).persist(StorageLevel.DISK_ONLY)  # as the silver job does
-        classified = mark_outliers(prepared, k=8.0, window_minutes=5, min_rel_mad=0.0005).persist(
-            StorageLevel.DISK_ONLY)
-        silver, quarantine = split_silver_quarantine(classified, DAY, "bench")
+        stats = outlier_statistics(prepared, window_minutes=5).persist(StorageLevel.MEMORY_AND_DISK)
+        stats.count()
+        silver, quarantine = split_silver_quarantine(flag_outliers(prepared, stats, k=8.0, min_rel_mad=0.0005),
+                                                     DAY, "bench")
         silver.write.parquet(str(out / "silver"))
         quarantine.write.parquet(str(out / "quarantine"))
-        classified.unpersist()
+        stats.unpersist()
         prepared.unpersist()
         build_gold(spark.read.parquet(str(out / "silver")), session).write.parquet(str(out / "gold"))
     else:
