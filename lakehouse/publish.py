@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lakehouse import faults
+from lakehouse import faults, table_state
 from lakehouse.errors import LakehouseError
 from lakehouse.write import (
     LOGICAL_DATE_PROPERTY,
@@ -57,8 +57,9 @@ def audit_branch(run_id: str) -> str:
 
 
 def branch_exists(spark: SparkSession, table: str, branch: str) -> bool:
-    rows = spark.sql(f"SELECT 1 FROM {table}.refs WHERE name = '{branch}' AND type = 'BRANCH'").collect()
-    return bool(rows)
+    """Whether ``table`` has the branch ``branch`` (as committed now)."""
+    ref = table_state.refs(spark, table).get(branch)
+    return ref is not None and ref.kind == "BRANCH"
 
 
 def stage_for_date(
@@ -166,13 +167,11 @@ class _Lineage:
 
 
 def _lineage(spark: SparkSession, table: str) -> _Lineage:
-    snapshots = spark.sql(f"SELECT snapshot_id, parent_id, summary FROM {table}.snapshots").collect()
-    refs = spark.sql(f"SELECT name, snapshot_id FROM {table}.refs").collect()
+    snapshots, refs = table_state.snapshots_and_refs(spark, table)
     return _Lineage(
-        parents={int(r["snapshot_id"]): (int(r["parent_id"]) if r["parent_id"] is not None else None)
-                 for r in snapshots},
-        summaries={int(r["snapshot_id"]): dict(r["summary"] or {}) for r in snapshots},
-        refs={r["name"]: int(r["snapshot_id"]) for r in refs},
+        parents={s.snapshot_id: s.parent_id for s in snapshots},
+        summaries={s.snapshot_id: s.summary for s in snapshots},
+        refs={name: ref.snapshot_id for name, ref in refs.items()},
     )
 
 

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lakehouse import table_state
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import LakehouseSettings
 
@@ -43,11 +44,11 @@ def read_for_date(
     elif ref == "main":
         df = spark.table(name)
     else:
-        kinds = spark.sql(f"SELECT type FROM {name}.refs WHERE name = '{ref.replace(chr(39), '')}'").collect()
-        if not kinds:
+        found = table_state.refs(spark, name).get(ref)
+        if found is None:
             raise LakehouseError(f"{spec.identifier} has no branch or tag {ref!r}")
         # Iceberg's own identifiers for refs (table.branch_<name> / table.tag_<name>) load the ref fresh.
-        df = spark.table(f"{name}.{kinds[0]['type'].lower()}_{ref}")
+        df = spark.table(f"{name}.{found.kind.lower()}_{ref}")
     if logical_date is not None:
         if spec.logical_date_column is None:
             raise LakehouseError(f"{spec.identifier} declares no logical_date_column: it cannot be read by date")

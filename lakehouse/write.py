@@ -163,5 +163,7 @@ def _refuse_rows_outside(df: DataFrame, spec: TableSpec, logical_date: dt.date, 
 
 def current_snapshot_id(spark: SparkSession, table: str, ref: str = "main") -> int | None:
     """Snapshot id a ref (branch or tag) of ``table`` points at, or None for an empty table."""
-    rows = spark.sql(f"SELECT snapshot_id FROM {table}.refs WHERE name = '{ref}'").collect()
-    return int(rows[0][0]) if rows else None
+    from lakehouse import table_state
+
+    found = table_state.refs(spark, table).get(ref)
+    return found.snapshot_id if found else None
