@@ -29,6 +29,8 @@ SIZE_SQL_TYPE = "decimal(18,8)"
 MAD_SCALE = 1.4826  # MAD * 1.4826 estimates the standard deviation of normal data
 DUPLICATE_KEY = ("symbol", "exchange", "ts_parsed", "price_parsed", "size_parsed", "trade_id")
 SMA_WINDOWS = (5, 20, 60)
+# raw.ticks columns no silver or quarantine column is built from.
+_INGEST_ONLY = ("trade_date", "field_count", "ingested_at", "run_id")
 # Fields per line of the text formats (Parquet has named columns: a missing one is a missing field).
 EXPECTED_FIELDS = {"csv": 6, "binance": 7, "binance_agg": 8}
 
@@ -189,8 +191,13 @@ def mark_outliers(df: DataFrame, *, k: float, window_minutes: int, min_rel_mad: 
 
 
 def prepare_ticks(raw: DataFrame, session: Session) -> DataFrame:
-    """Every row rule but the outlier rule: typing, session filter and duplicates (one shuffle)."""
-    return mark_duplicates(filter_session(type_ticks(raw), session))
+    """Every row rule but the outlier rule: typing, session filter and duplicates (one shuffle).
+
+    Raw's ingest metadata and field count are dropped once the rules that need them ran: the duplicate
+    shuffle and the jobs' cache of these rows carry only what silver and quarantine are built from.
+    """
+    typed = filter_session(type_ticks(raw), session)
+    return mark_duplicates(typed.drop(*(c for c in _INGEST_ONLY if c in typed.columns)))
 
 
 def classify_ticks(raw: DataFrame, session: Session, *, k: float = 8.0, window_minutes: int = 5,
