@@ -66,6 +66,9 @@ SILVER_TICKS = TableSpec(
     partition_by=(identity("trade_date"),),
     sort_by=("symbol", "ts"),
     logical_date_column="trade_date",
+    # Read whole per date (gold, training): each file sorted by symbol and time is enough, so the write
+    # skips range distribution's sampling pass and shuffle (measured at 5M ticks: about 10 s of executor time).
+    write_distribution="none",
 )
 
 QUARANTINE_TICKS = TableSpec(
