@@ -298,6 +298,7 @@ def main() -> None:
     parser.add_argument("--driver-memory", default="2g")
     parser.add_argument("--timeout-s", type=int, default=1800)
     parser.add_argument("--keep-data", action="store_true", help="keep generated landing files")
+    parser.add_argument("--json", default="/tmp/bench-finance.json", help="where every size's numbers are written")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--landing", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -336,6 +337,7 @@ def main() -> None:
         if not args.keep_data:
             shutil.rmtree(landing, ignore_errors=True)
     print(json.dumps(results, indent=2))
+    Path(args.json).write_text(json.dumps({"load_avg_at_end": os.getloadavg(), "results": results}, indent=2))
     for result in results:
         if "medallion_over_floor" in result["ratios"]:
             print(f"ticks={result['ticks']} ratio_to_floor={result['ratios']['medallion_over_floor']}")
