@@ -40,12 +40,14 @@ def _load(spark: SparkSession, table: str) -> Any:
     return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
 
 
+def _refs_of(loaded: Any) -> dict[str, Ref]:
+    return {str(name): Ref("BRANCH" if ref.isBranch() else "TAG", int(ref.snapshotId()))
+            for name, ref in dict(loaded.refs()).items()}
+
+
 def refs(spark: SparkSession, table: str) -> dict[str, Ref]:
     """Every branch and tag of ``table``: name -> :class:`Ref`."""
-    out = {}
-    for name, ref in dict(_load(spark, table).refs()).items():
-        out[str(name)] = Ref("BRANCH" if ref.isBranch() else "TAG", int(ref.snapshotId()))
-    return out
+    return _refs_of(_load(spark, table))
 
 
 def snapshots_and_refs(spark: SparkSession, table: str) -> tuple[list[Snapshot], dict[str, Ref]]:
@@ -56,6 +58,4 @@ def snapshots_and_refs(spark: SparkSession, table: str) -> tuple[list[Snapshot],
         parent = snapshot.parentId()
         snapshots.append(Snapshot(int(snapshot.snapshotId()), int(parent) if parent is not None else None,
                                   {str(k): str(v) for k, v in dict(snapshot.summary()).items()}))
-    named = {str(name): Ref("BRANCH" if ref.isBranch() else "TAG", int(ref.snapshotId()))
-             for name, ref in dict(loaded.refs()).items()}
-    return snapshots, named
+    return snapshots, _refs_of(loaded)

@@ -3,7 +3,7 @@
 One wide pass: the prepared rows (typed, session-filtered, duplicates marked: one shuffle) are kept on
 disk once; the outlier statistics are a small per symbol-minute table, materialised once and broadcast;
 each write applies the outlier rule as a narrow pass over the prepared rows. No classified copy is cached,
-and the counts in the summary come from what was staged (quarantine is small; silver's count is Iceberg's).
+and the counts in the summary are read back from what was staged.
 """
 
 from __future__ import annotations
