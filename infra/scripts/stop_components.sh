@@ -23,12 +23,18 @@ signal_trees() {  # signal_trees SIGNAL PID...: each PID and all its descendants
   [ ${#all[@]} -eq 0 ] || kill -"$sig" "${all[@]}" 2>/dev/null || true
 }
 
+alive() {  # $1 exists and is not a zombie (a killed orphan stays a zombie until its new parent reaps it)
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
+
 any_alive() {  # any of the PIDs, or a descendant of one, still running
-  local pid
+  local pid child
   for pid in "$@"; do
-    if kill -0 "$pid" 2>/dev/null || [ -n "$(descendants "$pid")" ]; then
-      return 0
-    fi
+    alive "$pid" && return 0
+    for child in $(descendants "$pid"); do
+      alive "$child" && return 0
+    done
   done
   return 1
 }
@@ -57,6 +63,9 @@ stop_components() {  # stop_components PID...
     if ! wait_until_stopped "$grace" "$@" "${tree[@]}"; then
       echo "still running: killing" >&2
       signal_trees KILL "$@" "${tree[@]}"
+      # SIGKILL is delivered asynchronously: return only once the killed processes are gone, so that the
+      # caller (and a test) never sees a worker still running after stop_components.
+      wait_until_stopped "$grace" "$@" "${tree[@]}" || echo "still running after SIGKILL" >&2
     fi
   fi
   wait "$@" 2>/dev/null || true
