@@ -2,8 +2,9 @@
 
 GX resolves one Spark job per metric (23 for the silver ticks suite, each uniqueness check a full
 shuffle). :func:`precheck` evaluates every expectation of a suite with **one** ``df.agg(...)`` of many
-expressions plus **one** grouped aggregation per distinct uniqueness key, so a passing gate costs about
-one read of the staged rows (at most ``1 + uniqueness keys`` Spark actions, nothing cached).
+expressions plus **one** grouped count of (uniqueness key, 64-bit key hash) pairs for all uniqueness keys
+together, so a passing gate reads the staged rows twice (two Spark actions, nothing cached); only a key
+whose hashes repeat (a duplicate or a collision) is counted exactly, by grouping its columns.
 
 The check is *conservative*: it may say "fail" where GX would pass (GX then decides), but never "pass"
 where GX would fail. It mirrors the Spark expressions of GX's own metric providers
@@ -161,8 +162,7 @@ def _as_in_a_gx_suite(expectations: list[dict[str, Any]]) -> list[dict[str, Any]
 
 # ---- computing ------------------------------------------------------------------------------------
 def _compute(df: DataFrame, plans: list[_Plan]) -> dict[str, Any]:
-    """One ``agg`` of every plan's expressions, and one grouped aggregation per distinct uniqueness key."""
-    from pyspark.sql import functions as F
+    """One ``agg`` of every plan's expressions, and one grouped count of key hashes for every uniqueness key."""
 
     aggregates: dict[str, Column] = {}
     for plan in plans:
@@ -171,15 +171,66 @@ def _compute(df: DataFrame, plans: list[_Plan]) -> dict[str, Any]:
     if aggregates:
         row = df.agg(*(expr.alias(name) for name, expr in aggregates.items())).collect()[0]
         values.update(row.asDict())
-    for key in dict.fromkeys(p.key for p in plans if p.key is not None):
-        columns, condition, keep = key
-        rows = df.where(_domain(condition) & _keep(columns, keep))
-        grouped = rows.groupBy(F.struct(*(F.col(c) for c in columns)).alias("__key")).count()
-        duplicated = grouped.where(F.col("count") > 1).agg(F.sum("count").alias("n")).collect()[0]["n"]
-        values[_key_name(key)] = int(duplicated or 0)
-    log.debug("fused check: %d aggregates, %d uniqueness keys", len(aggregates),
-              len({p.key for p in plans if p.key is not None}))
+    keys = list(dict.fromkeys(p.key for p in plans if p.key is not None))
+    hashable = [key for key in keys if all(_hashable(df.schema[c].dataType) for c in key[0])]
+    repeated = _keys_with_repeated_hashes(df, hashable)
+    for key in keys:
+        # Equal keys have equal hashes: a key whose hashes never repeat has no duplicate at all.
+        values[_key_name(key)] = 0 if key in hashable and key not in repeated else _duplicated_rows(df, key)
+    log.debug("fused check: %d aggregates, %d uniqueness keys (%d counted exactly)", len(aggregates), len(keys),
+              len([k for k in keys if k not in hashable or k in repeated]))
     return values
+
+
+def _duplicated_rows(df: DataFrame, key: tuple[Any, ...]) -> int:
+    """Rows of ``df`` in the key's domain whose key value occurs more than once (exact: groups the key)."""
+    from pyspark.sql import functions as F
+
+    columns, condition, keep = key
+    rows = df.where(_domain(condition) & _keep(columns, keep))
+    grouped = rows.groupBy(F.struct(*(F.col(c) for c in columns)).alias("__key")).count()
+    duplicated = grouped.where(F.col("count") > 1).agg(F.sum("count").alias("n")).collect()[0]["n"]
+    return int(duplicated or 0)
+
+
+def _keys_with_repeated_hashes(df: DataFrame, keys: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    """The uniqueness keys among ``keys`` for which two rows of their domain share a 64-bit key hash.
+
+    One Spark job for all keys: each row contributes (key index, xxhash64 of the key's values) per key whose
+    domain it is in, and one grouped count finds the repeated pairs, so the shuffle carries 12 bytes per row
+    and key instead of the key's columns. A repeated hash is a duplicate or a collision; the caller counts
+    those keys exactly. Floating-point values are normalised as Spark's grouping does (-0.0 is 0.0, every
+    NaN is one NaN), so values GX's grouped count sees as equal hash alike.
+    """
+    from pyspark.sql import functions as F
+
+    if not keys:
+        return set()
+    tagged = [F.when(_domain(condition) & _keep(columns, keep), F.struct(
+        F.lit(index).alias("key"), F.xxhash64(*(_hash_input(df, c) for c in columns)).alias("hash")))
+        for index, (columns, condition, keep) in enumerate(keys)]
+    pairs = df.select(F.explode(F.array(*tagged)).alias("pair")).where(F.col("pair").isNotNull())
+    repeated = (pairs.groupBy("pair.key", "pair.hash").count().where(F.col("count") > 1)
+                .select("key").distinct().collect())
+    return {keys[row["key"]] for row in repeated}
+
+
+def _hashable(data_type: Any) -> bool:
+    """Atomic types whose equal values (as Spark groups them) hash alike once :func:`_hash_input` ran."""
+    from pyspark.sql import types as T
+
+    return isinstance(data_type, (T.NumericType, T.StringType, T.BooleanType, T.BinaryType, T.DateType,
+                                  T.TimestampType, T.TimestampNTZType))
+
+
+def _hash_input(df: DataFrame, column: str) -> Column:
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    col = F.col(column)
+    if isinstance(df.schema[column].dataType, (T.FloatType, T.DoubleType)):
+        return F.when(F.isnan(col), F.lit(math.nan)).when(col == 0, F.lit(0.0)).otherwise(col)
+    return col
 
 
 def _domain(condition: str | None) -> Column:
