@@ -197,9 +197,15 @@ def _vendored(settings: LakehouseSettings, on_site: set[str]) -> web_assets.Vend
 
 
 def update(settings: LakehouseSettings, reports_root: str, document: dict[str, Any],
-           expectations: list[dict[str, Any]]) -> DataDocsUpdate:
+           expectations: list[dict[str, Any]], *, rebuilds_left: int = 3) -> DataDocsUpdate:
     """Add the validation of ``document`` (a report just stored under ``reports_root``) to the site and
-    rebuild its index from every report stored there; return where the index and the page are."""
+    rebuild its index from every report stored there; return where the index and the page are.
+
+    Gates of concurrent runs update the one site at once. The index is written from the reports listed at
+    the start, so after writing it the reports are listed again: if another gate stored one meanwhile (its
+    own index may already have been overwritten by this one), the index is rebuilt (``rebuilds_left`` times
+    at most). Whichever index is written last was then built from every report stored before it was.
+    """
     from great_expectations import ExpectationSuite
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -291,6 +297,13 @@ def update(settings: LakehouseSettings, reports_root: str, document: dict[str, A
                 put("index.html")  # last: the index never links to a page not yet on the site
             list(pool.map(lambda name: storage.delete(settings, storage.join(site, name)), dropped))
 
+    listed = {report.uri for report in stored}
+    stored_since = [f for f in storage.list_files(settings, reports_root)
+                    if f.name.endswith(".json") and f.uri not in listed]
+    if stored_since and rebuilds_left > 0:
+        log.info("data docs: %d report(s) stored by other gates while the index was built; rebuilding it",
+                 len(stored_since))
+        return update(settings, reports_root, document, expectations, rebuilds_left=rebuilds_left - 1)
     seconds = time.perf_counter() - started
     rendered = sum(1 for name in upload if name.startswith(_PAGES))
     log.info("data docs: %d page(s) rendered, %d validations listed, %d file(s) uploaded in %.2f s: %s",

@@ -209,3 +209,26 @@ def test_without_web_assets_the_pages_keep_their_cdns(settings: LakehouseSetting
     assert 'src="https://code.jquery.com/jquery-3.7.1.min.js"' in index
     assert not [f for f in storage.list_files(settings, _site(settings)) if f.name.startswith("static/vendor/")]
     assert caplog.text.count("web assets not provisioned") == 1
+
+
+def test_two_gates_updating_the_site_at_once_both_stay_listed(settings: LakehouseSettings,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gates of two DAG runs can finish together: the one whose index is written last must still list the
+    other's run, even though that report was stored after it had listed the reports."""
+    from great_expectations.render.renderer.site_builder import SiteBuilder
+
+    build = SiteBuilder.build
+    others: list[data_docs.DataDocsUpdate] = []
+    interleaved = []
+
+    def build_while_another_gate_finishes(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not interleaved:  # the first gate has listed the reports; the second stores its own and updates the site
+            interleaved.append(True)
+            others.append(data_docs_update_of(settings, "meters", "run_b", GOOD))
+        return build(self, *args, **kwargs)
+
+    monkeypatch.setattr(SiteBuilder, "build", build_while_another_gate_finishes)
+    first = data_docs_update_of(settings, "orders", "run_a", GOOD)
+    index = storage.read_bytes(settings, quality.data_docs_index_uri(settings)).decode()
+    for update in (first, others[0]):
+        assert update.page_uri.removeprefix(_site(settings) + "/") in index, update.page_uri
