@@ -114,7 +114,8 @@ def file_plan(settings: LakehouseSettings, files: list[str], household: str | No
 
 def raw_lines(spark: SparkSession, settings: LakehouseSettings, plan: list[tuple[str, str, str | None]]
               ) -> DataFrame:
-    """Parse the planned files on the workers (one file per task slot) into raw rows."""
+    """Parse the planned files on the workers (one file per task slot) into raw rows (Arrow batches straight
+    to the JVM: no pandas object per cell)."""
     from lakehouse.frames import spark_ddl
     from schemas.energy import RAW_READINGS
 
@@ -122,18 +123,14 @@ def raw_lines(spark: SparkSession, settings: LakehouseSettings, plan: list[tuple
     schema = spark_ddl(RAW_READINGS, columns)
 
     def parse(batches):  # type: ignore[no-untyped-def]
-        import pandas as pd
-
         for batch in batches:
-            for uri, hid, error in batch.itertuples(index=False):
+            for uri, hid, error in zip(*(batch.column(i).to_pylist() for i in range(3)), strict=True):
                 text, sha = read_text(settings, uri)
-                rows = uci.split_lines(text, uri, hid, error)
-                rows["file_sha256"] = sha
-                yield rows.reindex(columns=list(columns)).astype({"line_number": "int64"})
-        yield pd.DataFrame({c: pd.Series(dtype="int64" if c == "line_number" else object) for c in columns})
+                table = uci.split_lines_table(text, uri, hid, error, extra={"file_sha256": sha})
+                yield from table.select(list(columns)).to_batches()
 
     files = spark.createDataFrame(plan, "uri string, household_id string, file_error string")
-    return files.repartition(max(1, min(len(plan), spark.sparkContext.defaultParallelism * 2))).mapInPandas(
+    return files.repartition(max(1, min(len(plan), spark.sparkContext.defaultParallelism * 2))).mapInArrow(
         parse, schema)
 
 

@@ -31,7 +31,7 @@ from lakehouse.read import read_for_date
 from schemas.energy import QUARANTINE_READINGS, RAW_READINGS, SILVER_15MIN, SILVER_HOURLY, SILVER_READINGS
 from spark_jobs.energy import io, uci
 from spark_jobs.energy.common import clock_name, delivered_month, meter_clocks, next_meter_read_date
-from spark_jobs.energy.transforms import resample_frames, silver_frames
+from spark_jobs.energy.transforms import intervals_from_partials, resample_partials, silver_frames
 
 log = logging.getLogger(__name__)
 
@@ -163,12 +163,18 @@ def main(ctx: JobContext) -> dict[str, Any]:
                                                      logical_date=ctx.logical_date, run_id=ctx.run_id).snapshot_id
     finally:
         both.unpersist()
+    # Both frequencies from one aggregation of exactly the staged minutes (the hourly rolled up from the
+    # 15-minute sums and counts, which are small: one row per household and quarter hour).
     minutes = read_staged(ctx.spark, ctx.settings, SILVER_READINGS, ctx.run_id, ctx.logical_date)
-    for spec, freq in ((SILVER_15MIN, 15), (SILVER_HOURLY, 60)):
-        intervals = resample_frames(minutes, freq_minutes=freq, tz=energy.source_timezone)
-        intervals = intervals.withColumn("run_id", F.lit(ctx.run_id))
-        staged[spec.identifier] = stage_for_date(ctx.spark, ctx.settings, spec, intervals,
-                                                 logical_date=ctx.logical_date, run_id=ctx.run_id).snapshot_id
+    partials = resample_partials(minutes).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        for spec, freq in ((SILVER_15MIN, 15), (SILVER_HOURLY, 60)):
+            intervals = intervals_from_partials(partials, freq_minutes=freq, tz=energy.source_timezone)
+            intervals = intervals.withColumn("run_id", F.lit(ctx.run_id))
+            staged[spec.identifier] = stage_for_date(ctx.spark, ctx.settings, spec, intervals,
+                                                     logical_date=ctx.logical_date, run_id=ctx.run_id).snapshot_id
+    finally:
+        partials.unpersist()
     return {"month": f"{month:%Y-%m}", "lines": lines, "quarantined": rejected, "staged": staged,
             "meter_clock": clock_name(default_zone, tz), "clock_evidence": clocks,
             **({"coverage": delivered} if delivered else {})}

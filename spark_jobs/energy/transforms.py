@@ -385,19 +385,64 @@ def silver_frames(raw: DataFrame, *, month_start: dt.date, tz: str, voltage_band
     return raw.groupBy("household_id").applyInPandas(run, schema)
 
 
-def resample_frames(silver: DataFrame, *, freq_minutes: int, tz: str) -> DataFrame:
-    """Silver minute rows -> ``freq_minutes`` intervals per household and meter-read date."""
-    from schemas.energy import SILVER_HOURLY
+# The finest resampled frequency: coarser intervals are rolled up from its sums and counts.
+BASE_FREQ_MINUTES = 15
+_VALUES = {"kw": "global_active_power", "kvar": "global_reactive_power", "v": "voltage", "s1": "sub_metering_1",
+           "s2": "sub_metering_2", "s3": "sub_metering_3"}
+_STATUS_COUNTS = {"measured": MEASURED, "interpolated": INTERPOLATED, "missing": MISSING}
 
-    schema = spark_ddl(SILVER_HOURLY, ("meter_read_date", *INTERVAL_COLUMNS))
 
-    def run(pdf: pd.DataFrame) -> pd.DataFrame:
-        out = resample(as_utc(pdf, "ts_utc"), freq_minutes, tz)
-        out.insert(0, "meter_read_date", pdf["meter_read_date"].iloc[0])
-        return arrow_ready(out, schema)
+def _interval_start(ts: Any, freq_minutes: int) -> Any:
+    from pyspark.sql import functions as F
 
-    cols = ["meter_read_date", "household_id", "ts_utc", *NUMERIC, "status"]
-    return silver.select(*cols).groupBy("household_id", "meter_read_date").applyInPandas(run, schema)
+    seconds = freq_minutes * 60
+    return F.timestamp_seconds(F.floor(F.unix_seconds(ts) / seconds) * seconds)
+
+
+def resample_partials(minutes: DataFrame) -> DataFrame:
+    """Silver minute rows -> per household, meter-read date and 15-minute interval: the sums and counts of
+    non-null values and the minutes per status that :func:`resample` derives every value from (Spark's own
+    aggregation: no Python worker, and hourly intervals roll up from these without reading minutes again)."""
+    from pyspark.sql import functions as F
+
+    # NaN counts as missing, as in pandas (silver stores nulls; a NaN must not turn a sum into NaN either)
+    values = {name: F.when(~F.isnan(column), F.col(column)) for name, column in _VALUES.items()}
+    sums = [F.sum(value).alias(f"{name}_sum") for name, value in values.items()]
+    counts = [F.count(value).alias(f"{name}_n") for name, value in values.items()]
+    statuses = [F.count(F.when(F.col("status") == status, 1)).alias(name) for name, status in _STATUS_COUNTS.items()]
+    start = _interval_start(F.col("ts_utc"), BASE_FREQ_MINUTES).alias("interval_start_utc")
+    return minutes.groupBy("household_id", "meter_read_date", start).agg(*sums, *counts, *statuses)
+
+
+def intervals_from_partials(partials: DataFrame, *, freq_minutes: int, tz: str) -> DataFrame:
+    """The ``freq_minutes`` intervals (a multiple of 15) of :func:`resample_partials`' output, with the
+    columns and the rules of :func:`resample`: means over the available minutes, kWh and sub-meter sums null
+    when no minute had a value, kW and kWh null when more than half of the interval is missing."""
+    from pyspark.sql import functions as F
+
+    if freq_minutes % BASE_FREQ_MINUTES:
+        raise ValueError(f"{freq_minutes}-minute intervals cannot be rolled up from {BASE_FREQ_MINUTES}-minute ones")
+    parts = partials
+    if freq_minutes != BASE_FREQ_MINUTES:
+        summed = [c for c in partials.columns if c not in ("household_id", "meter_read_date", "interval_start_utc")]
+        start = _interval_start(F.col("interval_start_utc"), freq_minutes).alias("interval_start_utc")
+        parts = partials.groupBy("household_id", "meter_read_date", start).agg(
+            *[(F.sum(c) if c.endswith("_sum") else F.sum(c).cast("long")).alias(c) for c in summed])
+
+    def mean(name: str) -> Any:
+        return F.when(F.col(f"{name}_n") > 0, F.col(f"{name}_sum") / F.col(f"{name}_n"))
+
+    sparse = F.col("missing") * 2 > freq_minutes
+    local = F.from_utc_timestamp(F.col("interval_start_utc"), tz).cast("timestamp_ntz")
+    return parts.select(
+        "meter_read_date", "household_id", "interval_start_utc", local.alias("interval_start_local"),
+        F.lit(freq_minutes).cast("int").alias("freq_minutes"),
+        F.when(~sparse, mean("kw")).alias("active_power_kw"),
+        F.when(~sparse, F.col("kw_sum") / 60.0).alias("energy_kwh"),
+        mean("kvar").alias("reactive_power_kw"), mean("v").alias("voltage"),
+        *[F.col(f"s{i}_sum").alias(f"sub_metering_{i}_wh") for i in (1, 2, 3)],
+        F.lit(freq_minutes).cast("int").alias("minutes_expected"),
+        *[F.col(name).cast("int").alias(f"minutes_{name}") for name in _STATUS_COUNTS])
 
 
 def feature_frames(intervals: DataFrame, *, tz: str, country: str, seasonal: str = "fourier",
