@@ -111,7 +111,7 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
     from lakehouse.frames import spark_ddl
     from lakehouse.settings import LakehouseSettings
     from lakehouse.spark import spark_conf, spark_env
-    from spark_jobs.energy import io, transforms
+    from spark_jobs.energy import io, transforms, uci
     from spark_jobs.energy.transforms import arrow_ready, silver_household
 
     os.environ["PYTHONPATH"] = str(ROOT)
@@ -147,7 +147,7 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
     with PeakMemory() as memory:
         t0 = time.perf_counter()
         raw = io.raw_lines(spark, settings, plan)
-        minutes = raw.groupBy("household_id", "source_file").applyInPandas(silver, schema)
+        minutes = raw.select(*uci.RAW_COLUMNS).groupBy("household_id", "source_file").applyInPandas(silver, schema)
         minutes.where("kind = 'silver'").drop("kind", "reason", "raw_line").write.mode("overwrite").parquet(
             str(out / "silver"))
         t_minutes = time.perf_counter() - t0

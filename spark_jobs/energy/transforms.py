@@ -382,7 +382,8 @@ def silver_frames(raw: DataFrame, *, month_start: dt.date, tz: str, voltage_band
                                clock=clocks.get(household, default_clock), coverage=coverage.get(household))
         return arrow_ready(out, schema)
 
-    return raw.groupBy("household_id").applyInPandas(run, schema)
+    # only the delivered columns travel to the Python workers (not the file hash, run id, ...)
+    return raw.select(*uci.RAW_COLUMNS).groupBy("household_id").applyInPandas(run, schema)
 
 
 # The finest resampled frequency: coarser intervals are rolled up from its sums and counts.

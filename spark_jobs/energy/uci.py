@@ -234,7 +234,9 @@ def parse_readings(raw: pd.DataFrame, tz: str | dt.tzinfo, month_start: dt.date,
     band, sub-meters above the total, duplicate reading. An all-'?' line is an accepted missing reading
     (it becomes a gap).
     """
-    raw = raw.sort_values(["source_file", "line_number"], kind="stable").reset_index(drop=True)
+    # delivery order (file, line); sorting the file names' codes rather than the names is ~5x faster
+    files = pd.factorize(raw["source_file"], sort=True)[0]
+    raw = raw.iloc[np.lexsort((raw["line_number"].to_numpy(), files))].reset_index(drop=True)
     out = raw.copy()
     reason = pd.Series(None, index=raw.index, dtype=object)
 
