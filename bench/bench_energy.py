@@ -3,11 +3,13 @@
 One household-year of UCI files (12 monthly files, ~0.5M minute lines) is generated once; a size of
 H household-years feeds the same files to Spark under H household ids, so the work and the data
 grow exactly with H while generation stays cheap. Each size runs in its own process (fresh JVM,
-Spark local[2]) through the pipeline's real code: parse files on the workers (``io.raw_lines``),
-``silver_household`` per household-month, ``resample`` 15 min + hourly and ``build_features`` per
-household and frequency (all via applyInPandas), results written to Parquet. Timings exclude JVM
-start. F (the floor) is one plain Spark read of the same landed files plus one Iceberg append of the
-same rows, in the same session; each size ends with ``ratio_to_floor`` (silver + features over F).
+Spark local[2]) through the pipeline's real code: parse files on the workers (``io.raw_lines``, Arrow
+batches), ``silver_household`` per household-month (applyInPandas), the 15-minute and hourly intervals
+from one Spark aggregation (``resample_partials`` + ``intervals_from_partials``) and ``build_features``
+per household and frequency (applyInPandas), results written to Parquet. Timings exclude JVM start; the
+JSON splits silver into its minute grid and its intervals. F (the floor) is one plain Spark read of
+the same landed files plus one Iceberg append of the same rows, in the same session; each size ends
+with ``ratio_to_floor`` (silver + features over F).
 Peak memory is the maximum resident set of the worker's process tree (JVM + Python workers), sampled
 every 100 ms. Training time is LightGBM (both frequencies, rolling-origin CV +
 early stopping, final fit) on the features of the size.
