@@ -31,7 +31,7 @@ from lakehouse.read import read_for_date
 from schemas.energy import QUARANTINE_READINGS, RAW_READINGS, SILVER_15MIN, SILVER_HOURLY, SILVER_READINGS
 from spark_jobs.energy import io, uci
 from spark_jobs.energy.common import clock_name, delivered_month, meter_clocks, next_meter_read_date
-from spark_jobs.energy.transforms import intervals_from_partials, resample_partials, silver_frames
+from spark_jobs.energy.transforms import SilverMonth, intervals_from_partials, resample_partials, silver_frames
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +130,10 @@ def main(ctx: JobContext) -> dict[str, Any]:
     default_zone, zones = meter_clocks(energy)
     clocks = check_clocks(raw, month, tz, default_zone, zones)
     coverage, delivered = coverage_of(ctx, raw, month, tz, default_zone, zones) if options.source else ({}, {})
-    both = silver_frames(raw, month_start=month, tz=tz,
-                         voltage_band=(energy.voltage_min, energy.voltage_max),
-                         max_interpolate_minutes=energy.max_interpolate_minutes,
-                         clocks=zones, default_clock=default_zone, coverage=coverage)
+    rules = SilverMonth(month_start=month, tz=tz, voltage_band=(energy.voltage_min, energy.voltage_max),
+                        max_interpolate_minutes=energy.max_interpolate_minutes, clocks=zones,
+                        default_clock=default_zone, coverage=coverage)
+    both = silver_frames(raw, rules)
     both = both.withColumns({"meter_read_date": F.lit(ctx.logical_date), "run_id": F.lit(ctx.run_id)})
     both = both.persist(StorageLevel.MEMORY_AND_DISK)
     try:

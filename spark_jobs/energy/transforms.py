@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -361,29 +362,47 @@ def arrow_ready(pdf: pd.DataFrame, schema: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def silver_frames(raw: DataFrame, *, month_start: dt.date, tz: str, voltage_band: tuple[float, float],
-                  max_interpolate_minutes: int, clocks: Mapping[str, str | dt.tzinfo] | None = None,
-                  default_clock: str | dt.tzinfo | None = None,
-                  coverage: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]] | None = None) -> DataFrame:
-    """Raw rows -> one DataFrame of silver minute rows (kind='silver') and quarantine rows, per household.
+@dataclass(frozen=True)
+class SilverMonth:
+    """The rules of one month's silver, as :func:`silver_household` takes them, for every household of the
+    run: ``clocks``/``default_clock`` give each household's meter clock zone, ``coverage`` per household the
+    (first, last) reading of its delivered file(s). Pickled to the Python workers."""
 
-    ``clocks``/``default_clock``: each household's meter clock zone; ``coverage``: per household, the
-    (first, last) reading of its delivered file (see :func:`silver_household`)."""
-    clocks, coverage = dict(clocks or {}), dict(coverage or {})
-    from schemas.energy import SILVER_READINGS
+    month_start: dt.date
+    tz: str
+    voltage_band: tuple[float, float]
+    max_interpolate_minutes: int
+    clocks: Mapping[str, str | dt.tzinfo] = field(default_factory=dict)
+    default_clock: str | dt.tzinfo | None = None
+    coverage: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=dict)
 
-    columns = ("kind", *SILVER_COLUMNS, "reason", "raw_line")
-    schema = spark_ddl(SILVER_READINGS, columns, {"kind": "string", "reason": "string", "raw_line": "string"})
+    @staticmethod
+    def schema() -> str:
+        """Spark DDL of the rows :meth:`household` returns: ``kind`` ('silver' | 'quarantine'), the silver
+        columns, ``reason`` and ``raw_line``."""
+        from schemas.energy import SILVER_READINGS
 
-    def run(pdf: pd.DataFrame) -> pd.DataFrame:
-        household = str(pdf["household_id"].iloc[0]) if len(pdf) else ""
-        out = silver_household(pdf, month_start=month_start, tz=tz, voltage_band=voltage_band,
-                               max_interpolate_minutes=max_interpolate_minutes,
-                               clock=clocks.get(household, default_clock), coverage=coverage.get(household))
-        return arrow_ready(out, schema)
+        columns = ("kind", *SILVER_COLUMNS, "reason", "raw_line")
+        return spark_ddl(SILVER_READINGS, columns, {"kind": "string", "reason": "string", "raw_line": "string"})
 
+    def household(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """:func:`silver_household` of one household's raw rows, ready for Arrow (:meth:`schema`)."""
+        household = str(raw["household_id"].iloc[0]) if len(raw) else ""
+        out = silver_household(raw, month_start=self.month_start, tz=self.tz, voltage_band=self.voltage_band,
+                               max_interpolate_minutes=self.max_interpolate_minutes,
+                               clock=self.clocks.get(household, self.default_clock),
+                               coverage=self.coverage.get(household))
+        return arrow_ready(out, self.schema())
+
+
+def silver_frames(raw: DataFrame, month: SilverMonth) -> DataFrame:
+    """Raw rows -> one DataFrame of silver minute rows (kind='silver') and quarantine rows, per household
+    (grouped: every raw row of a household goes to one Python worker)."""
     # only the delivered columns travel to the Python workers (not the file hash, run id, ...)
-    return raw.select(*uci.RAW_COLUMNS).groupBy("household_id").applyInPandas(run, schema)
+    def run(pdf: pd.DataFrame) -> pd.DataFrame:  # a plain function: Spark counts a method's `self` as a key
+        return month.household(pdf)
+
+    return raw.select(*uci.RAW_COLUMNS).groupBy("household_id").applyInPandas(run, month.schema())
 
 
 # The finest resampled frequency: coarser intervals are rolled up from its sums and counts.
