@@ -131,6 +131,29 @@ def page(title: str, info: RunInfo, sections: Sequence[str], *, details: Mapping
 
 
 # ---- where reports live ---------------------------------------------------------------------------
+def comparison_rows(evaluation: Mapping[str, Any]) -> list[list[Any]]:
+    """Every compared metric of an ``evaluation.json``: metric, model, baseline, its value, verdict, required."""
+    return [[c.get("metric"), c.get("model"), c.get("baseline"), c.get("baseline_value"),
+             "better" if c.get("won") else "worse", "yes" if c.get("required", True) else "no"]
+            for c in evaluation.get("comparisons") or []]
+
+
+def evaluation_section(evaluation: Mapping[str, Any] | None, *, baselines: str = "its baselines") -> str:
+    """The run's candidate: its verdict (rejected or not) with every compared metric (``evaluation.json`` as
+    ``lakehouse.training`` keeps it), or a note that it was never evaluated."""
+    if evaluation is None:
+        return section("Candidate", note_html(
+            "No evaluation was kept for this run's candidate: its train or evaluate step did not finish."))
+    table = table_html(["metric", "model", "baseline", "baseline value", "model is", "must win"],
+                       comparison_rows(evaluation))
+    if evaluation.get("rejected"):
+        lost = sum(1 for c in evaluation.get("comparisons") or [] if c.get("required", True) and not c.get("won"))
+        return section("Candidate rejected", note_html(
+            f"The candidate lost {lost} of {len(evaluation.get('comparisons') or [])} comparisons with {baselines} "
+            "where it must win: it was not registered, and the run is failed. Every compared metric:"), table)
+    return section("Candidate vs baselines", table)
+
+
 def reports_root(settings: LakehouseSettings) -> str:
     """``{artifacts}/reports``."""
     return storage.join(storage.to_uri(settings.artifacts), REPORTS_DIR)

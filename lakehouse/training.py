@@ -105,6 +105,34 @@ def candidate_dir(run: RunContext, model_name: str) -> str:
                         storage.safe_segment(run.run_id))
 
 
+def kept_evaluation(run: RunContext, model_name: str) -> dict[str, Any] | None:
+    """The ``evaluation.json`` the run's evaluate step kept beside its candidate (None when it kept none:
+    training or evaluation did not finish)."""
+    try:
+        return json.loads(storage.read_bytes(run.settings, storage.join(candidate_dir(run, model_name),
+                                                                        "evaluation.json")))  # type: ignore[no-any-return]
+    except storage.ObjectNotFoundError:
+        return None
+
+
+def described_comparisons(evaluation: Mapping[str, Any], *, lost_only: bool = False) -> list[str]:
+    """The comparisons an ``evaluation.json`` records, as :meth:`Comparison.describe` words them."""
+    fields = ("metric", "model", "baseline", "baseline_value", "higher_is_better", "required")
+    found = [Comparison(**{k: c[k] for k in fields if k in c}) for c in evaluation.get("comparisons") or []]
+    return [c.describe() for c in found if not lost_only or (c.required and not c.won)]
+
+
+def run_outcome_line(evaluation: Mapping[str, Any] | None) -> str:
+    """Why a run has no model of its own, in a few words (its candidate was rejected, or never evaluated)."""
+    if evaluation is None:
+        return "this run's candidate was never evaluated: its train or evaluate step failed"
+    if evaluation.get("rejected"):
+        lost = described_comparisons(evaluation, lost_only=True)
+        return (f"this run's candidate was rejected: lost {len(lost)} of {len(evaluation.get('comparisons') or [])} "
+                f"comparisons ({'; '.join(lost)})")
+    return "this run's candidate was evaluated but not registered: its register step failed"
+
+
 @contextmanager
 def _candidate_model(run: RunContext, folder: str, impl: Trainer) -> Iterator[Path]:
     """The candidate's model file, copied from the artifacts store to a local path for the step."""

@@ -25,6 +25,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.pipeline import JobOptions
 from lakehouse.read import read_for_date
+from lakehouse.training import run_outcome_line
 from lakehouse.write import write_for_date
 from schemas.energy import GOLD_FORECAST, SILVER_15MIN, SILVER_HOURLY
 from spark_jobs.energy.transforms import forecast_frames
@@ -111,39 +112,11 @@ def main(ctx: JobContext) -> dict[str, Any]:
 
 
 def run_evaluation(settings: Any, logical_date: Any, run_id: str) -> dict[str, Any] | None:
-    """The ``evaluation.json`` the run's evaluate step kept beside its candidate (None when it kept none:
-    training or evaluation did not finish)."""
-    import json
-
-    from lakehouse import storage
+    """The energy candidate's ``evaluation.json`` of the run (:func:`lakehouse.training.kept_evaluation`)."""
     from lakehouse.pipeline import RunContext
-    from lakehouse.training import candidate_dir
+    from lakehouse.training import kept_evaluation
 
-    folder = candidate_dir(RunContext(settings, logical_date, run_id), settings.energy.model_name)
-    try:
-        return json.loads(storage.read_bytes(settings, storage.join(folder, "evaluation.json")))  # type: ignore[no-any-return]
-    except storage.ObjectNotFoundError:
-        return None
-
-
-def described_comparisons(evaluation: dict[str, Any], *, lost_only: bool = False) -> list[str]:
-    """The comparisons an ``evaluation.json`` records, as ``lakehouse.training.Comparison.describe`` words them."""
-    from lakehouse.training import Comparison
-
-    fields = ("metric", "model", "baseline", "baseline_value", "higher_is_better", "required")
-    found = [Comparison(**{k: c[k] for k in fields if k in c}) for c in evaluation.get("comparisons") or []]
-    return [c.describe() for c in found if not lost_only or (c.required and not c.won)]
-
-
-def run_outcome_line(evaluation: dict[str, Any] | None) -> str:
-    """Why a run has no model of its own, in a few words (its candidate was rejected, or never evaluated)."""
-    if evaluation is None:
-        return "this run's candidate was never evaluated: its train or evaluate step failed"
-    if evaluation.get("rejected"):
-        lost = described_comparisons(evaluation, lost_only=True)
-        return (f"this run's candidate was rejected: lost {len(lost)} of {len(evaluation.get('comparisons') or [])} "
-                f"comparisons ({'; '.join(lost)})")
-    return "this run's candidate was evaluated but not registered: its register step failed"
+    return kept_evaluation(RunContext(settings, logical_date, run_id), settings.energy.model_name)
 
 
 def fallback_note(evaluation: dict[str, Any] | None, summary: dict[str, Any]) -> str:

@@ -140,29 +140,6 @@ def _freq_order(keys: Any) -> list[str]:
     return sorted((str(k) for k in keys), key=lambda k: -int(k) if k.isdigit() else 0)
 
 
-def comparison_rows(evaluation: Mapping[str, Any]) -> list[list[Any]]:
-    """Every compared metric of an ``evaluation.json``: metric, model, baseline, its value, verdict, required."""
-    return [[c.get("metric"), c.get("model"), c.get("baseline"), c.get("baseline_value"),
-             "better" if c.get("won") else "worse", "yes" if c.get("required", True) else "no"]
-            for c in evaluation.get("comparisons") or []]
-
-
-def evaluation_section(evaluation: Mapping[str, Any] | None) -> str:
-    """The candidate's verdict (rejected or not) with every compared metric."""
-    if evaluation is None:
-        return reports.section("Candidate", reports.note_html(
-            "No evaluation was kept for this run's candidate: its train or evaluate step did not finish."))
-    table = reports.table_html(["metric", "model", "baseline", "baseline value", "model is", "must win"],
-                               comparison_rows(evaluation))
-    if evaluation.get("rejected"):
-        lost = sum(1 for c in evaluation.get("comparisons") or [] if c.get("required", True) and not c.get("won"))
-        return reports.section("Candidate rejected", reports.note_html(
-            f"The candidate lost {lost} of {len(evaluation.get('comparisons') or [])} comparisons with the "
-            "persistence baselines where it must win: it was not registered, and the run is failed. Every compared "
-            "metric:"), table)
-    return reports.section("Candidate vs baselines", table)
-
-
 def forecast_section(forecast: Sequence[ForecastUsed] | None, run_id: str) -> str | None:
     """Which model produced the run's day-ahead forecast, flagged when it is not the run's own."""
     if forecast is None:
@@ -181,7 +158,7 @@ def render(info: reports.RunInfo, data: EnergyReportData) -> tuple[str, int]:
     """The page and its number of charts."""
     sections = []
     if data.evaluation is not None or data.forecast is not None:  # what this run decided comes first
-        sections.append(evaluation_section(data.evaluation))
+        sections.append(reports.evaluation_section(data.evaluation, baselines="the persistence baselines"))
         forecast = forecast_section(data.forecast, data.run_id or info.run_id)
         if forecast:
             sections.append(forecast)
@@ -260,7 +237,7 @@ def forecast_models(run: RunContext) -> list[ForecastUsed]:
 
 def verdict(data: EnergyReportData, model_name: str, run_id: str) -> str | None:
     """One line when the run must end failed (it registered no model, or wrote no forecast); None otherwise."""
-    from spark_jobs.energy.forecast import run_outcome_line
+    from lakehouse.training import run_outcome_line
 
     forecast = (f"the day-ahead forecast was made with {', '.join(u.label for u in data.forecast)}"
                 if data.forecast else "no day-ahead forecast was written")

@@ -26,6 +26,10 @@ Outputs: raw.ticks, silver.ticks, quarantine.ticks, gold.ohlcv_1m, a model in ml
 report (`{artifacts}/reports/finance_tick_processor/<date>/<run>.html`; `lakehouse reports`).
 Rerun a date: clear the DAG run (or `lakehouse run finance_tick_processor --date D`); every step
 replaces exactly that date's rows.
+
+When the model loses to its baselines: gold stays published, `evaluate` fails with every compared metric,
+nothing is registered, and `report` still writes the page (the verdict first) and then fails with one line, so
+the DAG run ends failed (`runs_after_rejection`); a failure at or before `gate_gold` stops it.
 """,
     schedule=lambda s: Schedule(s.finance.schedule_cron, s.finance.exchange_timezone),
     start_date=lambda s: s.finance.start_date,
@@ -61,10 +65,12 @@ replaces exactly that date's rows.
                     "split, no look-ahead); the evaluation scores it on real (traded) bars only against a "
                     "logistic regression on the last returns, persistence and the base rate "
                     "(accuracy, AUC, log-loss, Brier, ECE)."),
-        Call("report", "spark_jobs.finance.report:report_step",
+        Call("report", "spark_jobs.finance.report:report_step", runs_after_rejection=True,
              doc="Write the run report (one HTML page): candles of one symbol (`report_symbol`, default the "
                  "day's most-traded) with SMA/EMA and volume, quarantined ticks by reason, the model vs "
-                 "persistence. Its path is in the task log and the XCom."),
+                 "persistence. Its path is in the task log and the XCom. It also runs when the candidate was "
+                 "rejected (or training failed) once gold is published: the page then shows the verdict with "
+                 "every compared metric, and the task fails after writing it, so the DAG run ends failed."),
     ),
     tags=("finance",),
 )

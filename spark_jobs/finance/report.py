@@ -31,12 +31,14 @@ BASELINES = (("logistic", "logistic regression"), ("baseline", "persistence"), (
 
 @dataclass
 class FinanceReportData:
-    """What the page shows: the day's bars (every symbol), quarantine counts, the run's model record."""
+    """What the page shows: the day's bars (every symbol), quarantine counts, the run's model record and its
+    candidate's evaluation (``evaluation.json``; None when none was kept)."""
 
     bars: pd.DataFrame
     quarantine: Mapping[str, int] = field(default_factory=dict)
     model: Mapping[str, Any] | None = None
     silver_rows: int | None = None
+    evaluation: Mapping[str, Any] | None = None
 
 
 def pick_symbol(bars: pd.DataFrame, requested: str | None = None) -> str | None:
@@ -160,21 +162,30 @@ def render(info: reports.RunInfo, data: FinanceReportData, *, symbol: str | None
             reports.table_html(["reason", "rows"], sorted(data.quarantine.items(), key=lambda kv: -kv[1]))))
     else:
         sections.append(reports.section("Quarantine", reports.note_html("No quarantined ticks on this date.")))
-    if data.model is not None:
-        metrics = data.model.get("metrics") or {}
+    if data.model is None:  # what this run decided comes first: why nothing was registered
+        sections.insert(0, reports.evaluation_section(data.evaluation))
+    # an unregistered candidate has no registry record: its scores are in its evaluation
+    metrics = (data.model or {}).get("metrics") or (data.evaluation or {}).get("metrics") or {}
+    if metrics:
         rows_ = [[m, metrics.get(f"model_{m}"), *(metrics.get(f"{prefix}_{m}") for prefix, _ in BASELINES)]
                  for m in METRICS if f"model_{m}" in metrics]
+        title = (f"Model {data.model.get('model_name')} (version {data.model.get('model_version')})"
+                 if data.model is not None else "Candidate (not registered)")
         sections.append(reports.section(
-            f"Model {data.model.get('model_name')} (version {data.model.get('model_version')})",
+            title,
             reports.figure_html(metrics_figure(metrics), "model vs persistence baseline and the other baselines on "
                                                          "the real (traded) bars of the time-ordered test split"),
             reports.table_html(["metric", "model", *(label for _, label in BASELINES)], rows_),
             reports.table_html(["train rows", "test rows", "split cutoff", "accuracy lift"],
                                [[metrics.get("train_rows"), metrics.get("test_rows"), metrics.get("split_cutoff"),
                                  metrics.get("accuracy_lift")]])))
-    else:
+    if data.model is None:
         sections.append(reports.section("Model", reports.note_html("No model was registered by this run.")))
-    document = reports.page(TITLE, info, sections, details={"symbol": chosen or "none"})
+    details = {"symbol": chosen or "none",
+               "model": f"{data.model['model_name']} {data.model['model_version']}" if data.model else "none"}
+    if data.evaluation is not None and data.evaluation.get("rejected"):
+        details["candidate"] = "rejected (not registered)"
+    document = reports.page(TITLE, info, sections, details=details)
     return document, reports.count_charts(document)
 
 
@@ -184,6 +195,7 @@ def load(run: RunContext) -> FinanceReportData:
 
     import pandas as pd
 
+    from lakehouse.training import kept_evaluation
     from ml.finance import MODEL_NAME
 
     settings, day = run.settings, run.logical_date
@@ -193,11 +205,17 @@ def load(run: RunContext) -> FinanceReportData:
     counts = collections.Counter(quarantined.column("reason").to_pylist()) if quarantined is not None else {}
     silver = reports.read_date_rows(settings, "silver.ticks", day, columns=("record_id",))
     return FinanceReportData(bars, dict(counts), reports.run_model(settings, MODEL_NAME, run.run_id),
-                             silver.num_rows if silver is not None else None)
+                             silver.num_rows if silver is not None else None,
+                             evaluation=kept_evaluation(run, MODEL_NAME))
 
 
 def report_step(run: RunContext) -> dict[str, Any]:
-    """Build and store the run's report; returns ``{"report": uri, "charts": n, "symbol": ...}``."""
+    """Build and store the run's report; returns ``{"report": uri, "charts": n, "symbol": ...}``. It also runs
+    after a rejected (or failed) training, once gold is published: then it fails after storing the page, with
+    one line saying why nothing was registered, so the run still ends failed."""
+    from lakehouse.errors import LakehouseError
+    from lakehouse.training import ModelRejected, run_outcome_line
+    from ml.finance import MODEL_NAME
     from spark_jobs.finance.pipeline import FINANCE_TICKS
 
     info = reports.RunInfo(FINANCE_TICKS.dag_id, run.logical_date, run.run_id)
@@ -205,4 +223,10 @@ def report_step(run: RunContext) -> dict[str, Any]:
     data = load(run)
     document, charts = render(info, data, symbol=requested, timezone=run.settings.finance.exchange_timezone)
     uri = reports.write_report(run.settings, info, document)
+    if data.model is None:
+        log.info("report written to %s", uri)
+        # a rejection is final (the same rows lose again): ModelRejected is never retried; the rest may be
+        error = ModelRejected if (data.evaluation or {}).get("rejected") else LakehouseError
+        raise error(f"{MODEL_NAME} run {run.run_id}: {run_outcome_line(data.evaluation)}; nothing registered "
+                    f"(report: {uri})")
     return reports.step_summary(uri, charts, symbol=pick_symbol(data.bars, requested))

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 
-from lakehouse import registry, storage
+from lakehouse import registry, reports, storage
 from lakehouse.training import candidate_dir
 from ml import finance as finance_model
 from spark_jobs.finance import generator
@@ -64,6 +64,22 @@ def test_a_random_walk_day_is_rejected_and_nothing_is_registered(airflow_env, sp
     assert named == lost
     every = set(re.findall(r"(\w+) [-\d.e+naif]+ vs (\w+) [-\d.e+naif]+ \((?:better|worse)\)", match.group(4)))
     assert every == {(m, b) for m in finance_model.METRIC_NAMES for b in finance_model.BASELINE_NAMES.values()}
+
+    # the report still ran (gold was published): its page leads with the verdict and every compared metric,
+    # then the task failed with one line naming the page, so the run is failed and nothing is hidden
+    assert states["report"] == "failed", states
+    (page,) = [e for e in reports.list_reports(settings, "finance_tick_processor", RANDOM_WALK_DAY)
+               if e.run == storage.safe_segment(dag_run.run_id)]
+    document = storage.read_bytes(settings, page.uri).decode()
+    assert document.index("Candidate rejected") < document.index("Overview") < document.index(
+        "Candidate (not registered)")
+    assert f"lost {len(lost)} of {len(evaluation['comparisons'])} comparisons" in document
+    for comparison in evaluation["comparisons"]:
+        assert f"<td>{comparison['baseline']}</td>" in document, comparison
+    failure = f"{finance_model.MODEL_NAME} run {dag_run.run_id}: this run's candidate was rejected: lost {len(lost)}"
+    (reported,) = sorted({line[line.index(failure):] for line in "\n".join((caplog.text, out, err)).splitlines()
+                          if failure in line})
+    assert reported.endswith(f"nothing registered (report: {page.uri})"), reported
 
 
 def candidate_dir_of(settings, run_id: str) -> str:  # type: ignore[no-untyped-def]

@@ -81,3 +81,30 @@ def test_each_figure_has_its_titles_and_labels() -> None:
     assert [t.get_text() for t in ax.get_yticklabels()] == ["bad_price", "duplicate"]
     (ax,) = report.metrics_figure(METRICS).axes
     assert [t.get_text() for t in ax.get_xticklabels()] == ["accuracy", "log loss", "auc"]
+
+
+REJECTED = {"rejected": True, "beats_baselines": False, "metrics": METRICS, "comparisons": [
+    {"metric": "accuracy", "model": 0.50, "baseline": "persistence", "baseline_value": 0.53,
+     "higher_is_better": True, "required": True, "won": False},
+    {"metric": "log_loss", "model": 0.69, "baseline": "base_rate", "baseline_value": 0.70,
+     "higher_is_better": False, "required": True, "won": True},
+    {"metric": "auc", "model": 0.51, "baseline": "logistic", "baseline_value": 0.52,
+     "higher_is_better": True, "required": False, "won": False}]}
+
+
+def test_a_rejected_candidate_comes_first_with_every_compared_metric_and_its_scores() -> None:
+    data = report.FinanceReportData(bars({"AAA": 2}), {}, None, evaluation=REJECTED)
+    document, charts = report.render(INFO, data)
+    verdict = document.index("Candidate rejected")
+    assert verdict < document.index("Overview") < document.index("Candidate (not registered)")
+    assert "lost 1 of 3 comparisons with its baselines where it must win" in document
+    for text in ("persistence", "base_rate", "logistic", "0.53", "worse", "better", "rejected (not registered)",
+                 "No model was registered by this run."):
+        assert text in document, text
+    assert charts == 2  # the candles and the candidate's metrics (no quarantine chart on this day)
+
+
+def test_a_candidate_that_never_finished_training_says_so() -> None:
+    document, _ = report.render(INFO, report.FinanceReportData(bars({"AAA": 2}), {}, None))
+    assert "No evaluation was kept for this run" in document
+    assert "Candidate (not registered)" not in document

@@ -19,6 +19,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.pipeline import AFTER_REJECTION, ALL_SUCCESS, Call, Gate, Pipeline, Stage
 from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
 from spark_jobs.energy.pipeline import ENERGY_MONTHLY
+from spark_jobs.finance.pipeline import FINANCE_TICKS
 
 MONTHLY = [s.task_id for s in ENERGY_MONTHLY.steps]
 
@@ -33,6 +34,12 @@ def test_forecast_and_report_wait_for_the_features_gate_and_the_step_before_them
     assert ENERGY_MONTHLY.upstream("ingest") == ()
     assert ENERGY_MONTHLY.upstream("train") == ("gate_features",)
     assert ENERGY_MONTHLY.publishing_gate("forecast") == "gate_features"
+
+
+def test_the_finance_report_waits_for_the_gold_gate_and_register() -> None:
+    assert FINANCE_TICKS.upstream("report") == ("gate_gold", "register")
+    assert FINANCE_TICKS.trigger_rule("report") == AFTER_REJECTION
+    assert FINANCE_TICKS.trigger_rule("register") == ALL_SUCCESS
 
 
 def test_a_step_right_after_its_gate_waits_for_the_gate_only() -> None:
