@@ -130,7 +130,6 @@ def page(title: str, info: RunInfo, sections: Sequence[str], *, details: Mapping
             f"{''.join(sections)}</body></html>\n")
 
 
-# ---- where reports live ---------------------------------------------------------------------------
 def comparison_rows(evaluation: Mapping[str, Any]) -> list[list[Any]]:
     """Every compared metric of an ``evaluation.json``: metric, model, baseline, its value, verdict, required."""
     return [[c.get("metric"), c.get("model"), c.get("baseline"), c.get("baseline_value"),
@@ -154,6 +153,7 @@ def evaluation_section(evaluation: Mapping[str, Any] | None, *, baselines: str =
     return section("Candidate vs baselines", table)
 
 
+# ---- where reports live ---------------------------------------------------------------------------
 def reports_root(settings: LakehouseSettings) -> str:
     """``{artifacts}/reports``."""
     return storage.join(storage.to_uri(settings.artifacts), REPORTS_DIR)

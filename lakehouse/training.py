@@ -108,9 +108,9 @@ def candidate_dir(run: RunContext, model_name: str) -> str:
 def kept_evaluation(run: RunContext, model_name: str) -> dict[str, Any] | None:
     """The ``evaluation.json`` the run's evaluate step kept beside its candidate (None when it kept none:
     training or evaluation did not finish)."""
+    uri = storage.join(candidate_dir(run, model_name), "evaluation.json")
     try:
-        return json.loads(storage.read_bytes(run.settings, storage.join(candidate_dir(run, model_name),
-                                                                        "evaluation.json")))  # type: ignore[no-any-return]
+        return json.loads(storage.read_bytes(run.settings, uri))  # type: ignore[no-any-return]
     except storage.ObjectNotFoundError:
         return None
 
