@@ -442,7 +442,8 @@ def line_timestamp(line: str) -> pd.Timestamp | None:
     fields = line.strip().split(";")
     if len(fields) < 2:
         return None
-    stamp = pd.to_datetime(f"{fields[0].strip()} {fields[1].strip()}", format="%d/%m/%Y %H:%M:%S", errors="coerce")
+    # the same reading of a date and time as silver's (one definition of a meter time)
+    stamp = exact_wall_times(pd.Series([fields[0]]), pd.Series([fields[1]])).iloc[0]
     return None if pd.isna(stamp) else pd.Timestamp(stamp)
 
 

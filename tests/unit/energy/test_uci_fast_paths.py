@@ -79,3 +79,13 @@ def test_a_hostile_date_gets_the_reference_time(cell: str) -> None:
 @pytest.mark.parametrize("cell", HOSTILE_TIMES)
 def test_a_hostile_time_gets_the_reference_time(cell: str) -> None:
     assert_same_times([*PLAIN_DATES, "2/3/2023"], [*PLAIN_TIMES, cell])
+
+
+@pytest.mark.parametrize("date, time", [*[(d, "10:00:00") for d in HOSTILE_DATES + PLAIN_DATES[:3]],
+                                        *[("2/3/2023", t) for t in HOSTILE_TIMES + PLAIN_TIMES[:3]]])
+def test_file_coverage_reads_a_line_time_as_silver_does(date: str, time: str) -> None:
+    """The span a multi-month file covers is read from its first and last lines; a line whose time silver
+    would reject must not set the span, and one silver accepts must."""
+    silver = uci.exact_wall_times(pd.Series([date]), pd.Series([time])).iloc[0]
+    covered = uci.line_timestamp(f"{date};{time};1.0;0.1;240.0;4.0;0;1;17")
+    assert (covered is None) if pd.isna(silver) else covered == silver
