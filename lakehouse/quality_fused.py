@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("lakehouse.quality_fused")
 
 EVALUATED_BY = "lakehouse fused aggregation"
+PAIRS_PER_PARTITION = 500_000  # (key, hash) pairs one task counts: a hash map of a few tens of MB
+_ROWS = "__rows"  # the staged row count, from the fused aggregation
 _U = 2.0**-52  # double precision unit (machine epsilon)
 
 _COMMON = frozenset({"row_condition", "condition_parser", "catch_exceptions"})
@@ -163,17 +165,20 @@ def _as_in_a_gx_suite(expectations: list[dict[str, Any]]) -> list[dict[str, Any]
 # ---- computing ------------------------------------------------------------------------------------
 def _compute(df: DataFrame, plans: list[_Plan]) -> dict[str, Any]:
     """One ``agg`` of every plan's expressions, and one grouped count of key hashes for every uniqueness key."""
+    from pyspark.sql import functions as F
 
     aggregates: dict[str, Column] = {}
     for plan in plans:
         aggregates.update(plan.aggregates)
     values: dict[str, Any] = {}
+    keys = list(dict.fromkeys(p.key for p in plans if p.key is not None))
+    if keys:  # sizes the hash count's shuffle (below); same pass as the other aggregates
+        aggregates[_ROWS] = F.count(F.lit(1))
     if aggregates:
         row = df.agg(*(expr.alias(name) for name, expr in aggregates.items())).collect()[0]
         values.update(row.asDict())
-    keys = list(dict.fromkeys(p.key for p in plans if p.key is not None))
     hashable = [key for key in keys if all(_hashable(df.schema[c].dataType) for c in key[0])]
-    repeated = _keys_with_repeated_hashes(df, hashable)
+    repeated = _keys_with_repeated_hashes(df, hashable, rows=int(values.get(_ROWS) or 0))
     for key in keys:
         # Equal keys have equal hashes: a key whose hashes never repeat has no duplicate at all.
         values[_key_name(key)] = 0 if key in hashable and key not in repeated else _duplicated_rows(df, key)
@@ -193,26 +198,40 @@ def _duplicated_rows(df: DataFrame, key: tuple[Any, ...]) -> int:
     return int(duplicated or 0)
 
 
-def _keys_with_repeated_hashes(df: DataFrame, keys: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+def _keys_with_repeated_hashes(df: DataFrame, keys: list[tuple[Any, ...]], *, rows: int) -> set[tuple[Any, ...]]:
     """The uniqueness keys among ``keys`` for which two rows of their domain share a 64-bit key hash.
 
     One Spark job for all keys: each row contributes (key index, xxhash64 of the key's values) per key whose
-    domain it is in, and one grouped count finds the repeated pairs, so the shuffle carries 12 bytes per row
-    and key instead of the key's columns. A repeated hash is a duplicate or a collision; the caller counts
-    those keys exactly. Floating-point values are normalised as Spark's grouping does (-0.0 is 0.0, every
-    NaN is one NaN), so values GX's grouped count sees as equal hash alike.
+    domain it is in, and one grouped count finds the repeated pairs (:func:`repeated_hash_pairs`), so the
+    shuffle carries 12 bytes per row and key instead of the key's columns. A repeated hash is a duplicate or
+    a collision; the caller counts those keys exactly. Floating-point values are normalised as Spark's
+    grouping does (-0.0 is 0.0, every NaN is one NaN), so values GX's grouped count sees as equal hash alike.
+    """
+    if not keys:
+        return set()
+    repeated = repeated_hash_pairs(df, keys, rows=rows).select("key").distinct().collect()
+    return {keys[row["key"]] for row in repeated}
+
+
+def repeated_hash_pairs(df: DataFrame, keys: list[tuple[Any, ...]], *, rows: int) -> DataFrame:
+    """The (key index, key hash, count) pairs of ``keys`` that occur more than once among ``df``'s ``rows``.
+
+    The pairs are hash-partitioned by their hash *before* they are counted, into one partition per
+    :data:`PAIRS_PER_PARTITION`. Nearly every pair is unique, so a map-side partial count (what a plain
+    ``groupBy`` plans) reduces nothing and holds every pair of its input split in one hash map, which spills
+    once the split is large: on 20M staged ticks (40M pairs, 2 GiB driver) the plain grouped count took
+    45-47 s, this one 14-16 s (5M: 13.2 s vs 4.7 s).
     """
     from pyspark.sql import functions as F
 
-    if not keys:
-        return set()
     tagged = [F.when(_domain(condition) & _keep(columns, keep), F.struct(
         F.lit(index).alias("key"), F.xxhash64(*(_hash_input(df, c) for c in columns)).alias("hash")))
         for index, (columns, condition, keep) in enumerate(keys)]
-    pairs = df.select(F.explode(F.array(*tagged)).alias("pair")).where(F.col("pair").isNotNull())
-    repeated = (pairs.groupBy("pair.key", "pair.hash").count().where(F.col("count") > 1)
-                .select("key").distinct().collect())
-    return {keys[row["key"]] for row in repeated}
+    pairs = (df.select(F.explode(F.array(*tagged)).alias("pair")).where(F.col("pair").isNotNull())
+             .select("pair.key", "pair.hash"))
+    minimum = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions") or 1)
+    partitions = max(minimum, math.ceil(rows * len(keys) / PAIRS_PER_PARTITION))
+    return pairs.repartition(partitions, "hash").groupBy("key", "hash").count().where(F.col("count") > 1)
 
 
 def _hashable(data_type: Any) -> bool:

@@ -20,7 +20,7 @@ import pytest
 
 from lakehouse import storage
 from lakehouse.quality import GateContext, _validate_with_gx, report_uri, run_gate, validate
-from lakehouse.quality_fused import EVALUATED_BY, evaluate, precheck
+from lakehouse.quality_fused import EVALUATED_BY, evaluate, precheck, repeated_hash_pairs
 
 AGREE, CONSERVATIVE = "agree", "conservative"  # GX's verdict equals fused / fused fails where GX passes
 NAN = float("nan")
@@ -403,3 +403,24 @@ def test_a_row_condition_spark_cannot_analyse_is_left_to_gx(spark) -> None:
     result = validate(df, "fused_bad_condition", [expectation])
     assert result["success"] is False and "evaluated_by" not in result["meta"]
     assert "no_such_column" in json.dumps(result["results"][0]["exception_info"])
+
+
+@pytest.mark.parametrize("rows, partitions", [(2000, None), (20_000_000, 80)])
+def test_key_hashes_are_spread_before_they_are_counted(spark, rows: int, partitions: int | None) -> None:
+    """Nearly every key hash is unique, so a count before the shuffle reduces nothing and holds a whole
+    input split's pairs in one hash map (it spilled and took 3x as long on 20M ticks): the pairs are
+    hash-partitioned first, into more partitions as the table grows, and only counted after that."""
+    df = _ticks(spark)
+    keys = [(("symbol", "exchange", "ts", "price", "size", "trade_id"), None, "never"),
+            (("source_file", "record_id"), None, "never")]
+    pairs = repeated_hash_pairs(df, keys, rows=rows)
+    plan = pairs._jdf.queryExecution().executedPlan().toString()
+    below_exchange = plan.split("Exchange hashpartitioning(hash#", 1)
+    assert len(below_exchange) == 2, plan
+    expected = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
+    assert below_exchange[1].split(")", 1)[0].endswith(f", {expected}"), plan
+    assert "HashAggregate" not in below_exchange[1], plan
+    assert pairs.count() == 0  # every generated key is unique
+    duplicated = df.unionByName(df.limit(3))
+    found = repeated_hash_pairs(duplicated, keys, rows=rows).groupBy("key").count().collect()
+    assert {row["key"]: row["count"] for row in found} == {0: 3, 1: 3}
