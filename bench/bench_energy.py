@@ -12,7 +12,8 @@ the silver minutes written to Parquet, the 15-minute and hourly intervals from o
 frequency (applyInPandas). Timings exclude JVM start; the JSON splits silver into its minute grid and its
 intervals and gives the ingest's seconds (``ingest_s``, not in the ratio). F (the floor) is one plain Spark
 read of the same landed files plus one Iceberg append of the same rows, in the same session; each size ends
-with ``ratio_to_floor`` (silver + features over F).
+with ``ratio_to_floor`` (silver + features over F). After the timed part, the silver gate is run on each
+month's minutes as the monthly gate does, and its seconds are reported against F (``silver_gates_over_floor``).
 Peak memory is the maximum resident set of the worker's process tree (JVM + Python workers), sampled
 every 100 ms. Training time is LightGBM (both frequencies, rolling-origin CV +
 early stopping, final fit) on the features of the size.
@@ -107,6 +108,28 @@ def io_floor(spark: Any, settings: Any, uris: list[str], households: int) -> flo
     return time.perf_counter() - t0
 
 
+def silver_gates(spark: Any, settings: Any, silver: str, months: list[dt.date]) -> tuple[float, list[str]]:
+    """The silver gate as the twelve monthly runs validate it (``silver_energy_readings`` on each month's
+    minutes, through ``lakehouse.quality.validate``), summed over the months: seconds, and what decided each
+    month (the fused check, or GX). Untimed in the ratio; reported against F."""
+    from pyspark.sql import functions as F
+
+    from expectations import silver_energy_readings
+    from lakehouse.quality import GateContext, validate
+
+    seconds, decided = 0.0, []
+    minutes = spark.read.parquet(silver)
+    for month in months:
+        suite = silver_energy_readings.build(GateContext(spark, settings, month, "bench"))
+        t0 = time.perf_counter()
+        result = validate(minutes.where(F.col("meter_read_date") == F.lit(month)), "silver_energy_readings", suite)
+        seconds += time.perf_counter() - t0
+        if not result["success"]:
+            raise RuntimeError(f"the silver gate failed for {month}: the benchmark's data should pass it")
+        decided.append(result["meta"].get("evaluated_by", "great_expectations"))
+    return seconds, sorted(set(decided))
+
+
 def worker(households: int, landing: Path, out: Path, train: bool = True) -> dict[str, Any]:
     """One size in this process: returns timings, row counts and peak memory."""
     import pandas as pd
@@ -168,6 +191,7 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
         features = transforms.feature_frames(spark.read.parquet(str(out / "intervals")), tz=TZ, country=COUNTRY)
         features.write.mode("overwrite").partitionBy("freq_minutes").parquet(str(out / "features"))
         elapsed = time.perf_counter() - t0
+    gate_s, gate_verdicts = silver_gates(spark, settings, str(out / "silver"), [month for month, _uri in files])
     lines = spark.read.parquet(str(out / "silver")).where(F.col("status") == "measured").count()
     feature_rows = spark.read.parquet(str(out / "features")).count()
     spark.stop()
@@ -177,6 +201,8 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
               "intervals_s": round(t_silver - t_minutes, 1), "silver_features_s": round(elapsed, 1),
               "rows_per_s": round(lines / elapsed), "peak_rss_mb": round(memory.peak / 2**20),
               "floor_s": round(floor_s, 1), "ratio_to_floor": round(elapsed / floor_s, 2),
+              "silver_gates_s": round(gate_s, 1), "silver_gates_over_floor": round(gate_s / floor_s, 2),
+              "silver_gates_evaluated_by": gate_verdicts,
               "load_avg": [round(x, 2) for x in os.getloadavg()]}
     if not train:
         return result
