@@ -152,6 +152,9 @@ def outlier_statistics(df: DataFrame, *, window_minutes: int) -> DataFrame:
     Per symbol-minute medians (one aggregation), a rolling median of those over +-``window_minutes``
     (a few hundred rows per symbol), then the same for absolute deviations from it (the MAD). Reads
     ``df`` twice; jobs materialise the result once and broadcast it to every write (:func:`flag_outliers`).
+    The reference price rides along with the deviations (every still-valid tick's symbol-minute has
+    one), so the medians are computed once: joining them back to the MADs made Spark aggregate the
+    ticks a second time.
     """
     from pyspark.sql import functions as F
 
@@ -161,10 +164,11 @@ def outlier_statistics(df: DataFrame, *, window_minutes: int) -> DataFrame:
     medians = _rolling_median(valid.groupBy("symbol", "minute").agg(F.percentile("p", 0.5).alias("m")),
                               "m", "ref_price", window_minutes).select("symbol", "minute", "ref_price")
     dev = (valid.join(F.broadcast(medians), ["symbol", "minute"])
-           .select("symbol", "minute", F.abs(F.col("p") - F.col("ref_price")).alias("d")))
-    mads = _rolling_median(dev.groupBy("symbol", "minute").agg(F.percentile("d", 0.5).alias("mad_m")),
-                           "mad_m", "ref_mad", window_minutes).select("symbol", "minute", "ref_mad")
-    return medians.join(mads, ["symbol", "minute"])
+           .select("symbol", "minute", "ref_price", F.abs(F.col("p") - F.col("ref_price")).alias("d")))
+    per_minute = dev.groupBy("symbol", "minute").agg(F.max("ref_price").alias("ref_price"),  # one value per group
+                                                     F.percentile("d", 0.5).alias("mad_m"))
+    return _rolling_median(per_minute, "mad_m", "ref_mad", window_minutes).select("symbol", "minute", "ref_price",
+                                                                                 "ref_mad")
 
 
 def flag_outliers(df: DataFrame, stats: DataFrame, *, k: float, min_rel_mad: float) -> DataFrame:

@@ -21,6 +21,15 @@ def test_catalog_and_session_conf_follow_settings(tmp_path: Path) -> None:
     assert not any(k.startswith("spark.hadoop.fs.s3a") for k in conf)
 
 
+def test_settings_conf_overrides_the_session_defaults(tmp_path: Path) -> None:
+    assert spark_conf(LakehouseSettings(home=tmp_path))["spark.sql.inMemoryColumnarStorage.compressed"] == "false"
+    settings = LakehouseSettings(home=tmp_path, spark={"conf": {
+        "spark.sql.inMemoryColumnarStorage.compressed": "true", "spark.sql.shuffle.partitions": "64"}})
+    conf = spark_conf(settings)
+    assert conf["spark.sql.inMemoryColumnarStorage.compressed"] == "true"
+    assert conf["spark.sql.shuffle.partitions"] == "64"
+
+
 def test_s3_profile_maps_s3_scheme_to_s3a_without_secrets(tmp_path: Path) -> None:
     settings = LakehouseSettings(profile="s3", home=tmp_path, catalog={"name": "lh"},
                                  s3={"endpoint_url": "http://127.0.0.1:9000", "access_key_id": "AK",
