@@ -103,9 +103,9 @@ def spark_conf(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> d
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
         "spark.sql.storeAssignmentPolicy": "ANSI",
-        # The jobs cache only short-lived intermediates, most of them on local disk: compressing their column
-        # batches doubled the cost of building them (finance silver at 5M ticks: the cache of the typed
-        # rows 14.2 s -> 8.1 s uncompressed, 219 -> 260 MiB; bench/README).
+        # The jobs cache only short-lived intermediates, released when the job ends: compressing their column
+        # batches doubled the cost of building them (finance silver at 5M ticks: the cache of the prepared
+        # rows 14.2 s -> 8.1 s uncompressed, 219 -> 246 MiB; README).
         "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.ui.enabled": str(settings.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
