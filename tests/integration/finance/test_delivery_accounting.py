@@ -1,12 +1,14 @@
 """Finance: every file of a trade date's landing folder is accounted for (both profiles): an
 odd-cased `.CSV` is ingested, an empty file quarantined as empty_file, metadata, hidden and stray files
-ignored with a reason; the summary and raw.delivered_files agree and their rows add up to raw.ticks."""
+ignored with a reason; the summary and raw.delivered_files agree and their rows add up to raw.ticks, whose data
+files keep each delivered file's rows in order."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from lakehouse.jobs import JobContext
@@ -48,3 +50,9 @@ def test_every_delivered_file_of_the_day_is_accounted_for(spark, lake) -> None: 
     raw_rows = spark.table(lake.table_name("raw.ticks")).where(F.col("trade_date") == F.lit(DAY))
     assert sum(t["rows"] or 0 for t in table.values()) == raw_rows.count() == summary["rows"]
     assert table["TICKS-EXTRA.CSV"]["rows"] > 0 and table["ticks-EMPTY.csv"]["rows"] == 1, "its marker row"
+    # raw.ticks declares no sort order: written as read, each data file still holds its rows in file order.
+    key = F.struct("source_file", "record_id")
+    previous = F.lag(key).over(Window.partitionBy("_file").orderBy("_pos"))
+    in_files = raw_rows.select("_file", "_pos", "source_file", "record_id")
+    assert in_files.select("_file").distinct().count() > 1
+    assert in_files.withColumn("previous", previous).where(F.col("previous") >= key).count() == 0
