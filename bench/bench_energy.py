@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,38 +111,16 @@ def io_floor(spark: Any, settings: Any, uris: list[str], households: int) -> flo
     return time.perf_counter() - t0
 
 
-def silver_gates(spark: Any, settings: Any, silver: str, months: list[dt.date]) -> tuple[float, list[str]]:
-    """The silver gate as the twelve monthly runs validate it (``silver_energy_readings`` on each month's
-    minutes, through ``lakehouse.quality.validate``), summed over the months: seconds, and what decided each
-    month (the fused check, or GX). Untimed in the ratio; reported against F."""
+def monthly_gates(spark: Any, settings: Any, suite_name: str, path: str, months: list[dt.date],
+                  published: Callable[[dt.date], dict[str, Any]] | None = None) -> tuple[float, list[str]]:
+    """A gate as the twelve monthly runs validate it: the suite ``suite_name`` built for each month and
+    validated on that month's rows of the Parquet files at ``path`` (through ``lakehouse.quality.validate``),
+    summed over the months: seconds, and what decided each month (the fused check, or GX). A suite that reads
+    published tables gets ``published(month)``'s frames, by identifier. Untimed in the ratio; reported
+    against F."""
     from pyspark.sql import functions as F
 
-    from expectations import silver_energy_readings
-    from lakehouse.quality import GateContext, validate
-
-    seconds, decided = 0.0, []
-    minutes = spark.read.parquet(silver)
-    for month in months:
-        suite = silver_energy_readings.build(GateContext(spark, settings, month, "bench"))
-        t0 = time.perf_counter()
-        result = validate(minutes.where(F.col("meter_read_date") == F.lit(month)), "silver_energy_readings", suite)
-        seconds += time.perf_counter() - t0
-        if not result["success"]:
-            raise RuntimeError(f"the silver gate failed for {month}: the benchmark's data should pass it")
-        decided.append(result["meta"].get("evaluated_by", "great_expectations"))
-    return seconds, sorted(set(decided))
-
-
-def feature_gates(spark: Any, settings: Any, intervals: str, features: str,
-                  months: list[dt.date]) -> tuple[float, list[str]]:
-    """The features gate as the twelve monthly runs validate it (``gold_energy_features`` on each month's
-    feature rows, suite built and validated through ``lakehouse.quality.validate``), summed over the months:
-    seconds, and what decided each month. The suite reconciles the row count with the month's published
-    interval series, which it reads here from the benchmark's interval files. Untimed in the ratio."""
-    from pyspark.sql import functions as F
-
-    from expectations import gold_energy_features
-    from lakehouse.quality import GateContext, validate
+    from lakehouse.quality import GateContext, load_suite, validate
 
     @dataclasses.dataclass
     class FilesGateContext(GateContext):
@@ -153,18 +132,15 @@ def feature_gates(spark: Any, settings: Any, intervals: str, features: str,
             return self.tables[identifier]
 
     seconds, decided = 0.0, []
-    series, rows = spark.read.parquet(intervals), spark.read.parquet(features)
+    rows = spark.read.parquet(path)
     for month in months:
-        in_month = series.where(F.col("meter_read_date") == F.lit(month))
-        ctx = FilesGateContext(spark, settings, month, "bench", tables={
-            "silver.energy_readings_hourly": in_month.where(F.col("freq_minutes") == 60),
-            "silver.energy_readings_15min": in_month.where(F.col("freq_minutes") == 15)})
+        ctx = FilesGateContext(spark, settings, month, "bench", tables=published(month) if published else {})
         t0 = time.perf_counter()
-        suite = gold_energy_features.build(ctx)
-        result = validate(rows.where(F.col("meter_read_date") == F.lit(month)), "gold_energy_features", suite)
+        suite = load_suite(suite_name).build(ctx)
+        result = validate(rows.where(F.col("meter_read_date") == F.lit(month)), suite_name, suite)
         seconds += time.perf_counter() - t0
         if not result["success"]:
-            raise RuntimeError(f"the features gate failed for {month}: the benchmark's data should pass it")
+            raise RuntimeError(f"the gate {suite_name} failed for {month}: the benchmark's data should pass it")
         decided.append(result["meta"].get("evaluated_by", "great_expectations"))
     return seconds, sorted(set(decided))
 
@@ -230,14 +206,22 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
         features = transforms.feature_frames(spark.read.parquet(str(out / "intervals")), tz=TZ, country=COUNTRY)
         features.write.mode("overwrite").partitionBy("freq_minutes").parquet(str(out / "features"))
         elapsed = time.perf_counter() - t0
-    gate_s, gate_verdicts = silver_gates(spark, settings, str(out / "silver"), [month for month, _uri in files])
-    # Each month's feature rows, as the monthly features task stages them (dated by the month they belong to).
+    months = [month for month, _uri in files]
+    gate_s, gate_verdicts = monthly_gates(spark, settings, "silver_energy_readings", str(out / "silver"), months)
+    # Each month's feature rows, as the monthly features task stages them (dated by the month they belong to);
+    # the suite reconciles their count with the month's interval series.
     keys = ["household_id", "freq_minutes", "interval_start_utc"]
-    spark.read.parquet(str(out / "features")).join(
-        spark.read.parquet(str(out / "intervals")).select(*keys, "meter_read_date"), keys).write.mode(
+    series = spark.read.parquet(str(out / "intervals"))
+    spark.read.parquet(str(out / "features")).join(series.select(*keys, "meter_read_date"), keys).write.mode(
         "overwrite").parquet(str(out / "features_dated"))
-    features_gate_s, features_verdicts = feature_gates(spark, settings, str(out / "intervals"),
-                                                       str(out / "features_dated"), [month for month, _ in files])
+
+    def interval_series(month: dt.date) -> dict[str, Any]:
+        in_month = series.where(F.col("meter_read_date") == F.lit(month))
+        return {"silver.energy_readings_hourly": in_month.where(F.col("freq_minutes") == 60),
+                "silver.energy_readings_15min": in_month.where(F.col("freq_minutes") == 15)}
+
+    features_gate_s, features_verdicts = monthly_gates(spark, settings, "gold_energy_features",
+                                                       str(out / "features_dated"), months, interval_series)
     lines = spark.read.parquet(str(out / "silver")).where(F.col("status") == "measured").count()
     feature_rows = spark.read.parquet(str(out / "features")).count()
     spark.stop()
