@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import json
 import logging
 import sys
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +22,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger("lakehouse.jobs")
+
 
 
 @dataclass
@@ -37,36 +36,6 @@ class JobContext:
     # The job's typed options (its module's ``Options``); tests may pass a plain dict, which each job
     # turns into its ``Options`` with ``Options.of``.
     options: Any = field(default_factory=dict)
-
-
-def preload_in_background(modules: Iterable[str]) -> threading.Thread | None:
-    """Import ``modules`` in a daemon thread (those not imported yet); the thread, or None when none is left.
-
-    A job module lists what it will import late in ``PRELOAD`` (the quality gate: Great Expectations, ~3 s of
-    imports). Started before the Spark session, the import overlaps with the JVM's start, while the main thread
-    only waits on the gateway. Python's per-module import locks make the main thread's own ``import`` of such a
-    module wait for this one to finish. An import that fails here is logged and left to the main thread, which
-    tries again at its own import and raises there as it would have without the preload.
-    """
-    pending = [name for name in dict.fromkeys(modules) if name not in sys.modules]
-    if not pending:
-        return None
-
-    def load() -> None:
-        for name in pending:
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # the main thread's own import reports it
-                log.debug("preloading %s failed: %s", name, exc)
-
-    thread = threading.Thread(target=load, name="lakehouse-preload", daemon=True)
-    thread.start()
-    return thread
-
-
-def job_preloads(module_name: str) -> tuple[str, ...]:
-    """The ``PRELOAD`` of a job module (modules it imports late; empty when it declares none)."""
-    return tuple(getattr(sys.modules.get(module_name) or importlib.import_module(module_name), "PRELOAD", ()))
 
 
 def default_run_id(logical_date: dt.date) -> str:
@@ -106,7 +75,6 @@ def run_job(
     with one_line_errors(f"{app_name} failed for {args.logical_date}: "):
         options = options_class(sys.modules[main.__module__]).from_pairs(args.option, job=app_name)
         settings = settings or get_settings()
-        preload_in_background(job_preloads(main.__module__))
         if spark is None:
             from lakehouse.spark import get_spark
 

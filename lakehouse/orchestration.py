@@ -270,7 +270,7 @@ def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
     from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule
     from airflow.sdk import Param as AirflowParam
 
-    from lakehouse.pipeline import ALL_SUCCESS, GATE_JOB, Call, Gate, Stage, Wait
+    from lakehouse.pipeline import ALL_SUCCESS, Call, Gate, Stage, Wait
 
     settings = settings or get_settings()
     schedule = pipeline.schedule(settings)
@@ -303,7 +303,7 @@ def build_dag(pipeline: Any, settings: LakehouseSettings | None = None) -> Any:
                 plan = plans[step.task_id]
                 doc = step.doc or (f"Quality gate `{step.suite}` on the staged rows of `{plan.validates}`; on success "
                                    f"publishes {', '.join(f'`{t}`' for t in plan.publishes)} together.")
-                task = spark_job(step.task_id, GATE_JOB,
+                task = spark_job(step.task_id, "spark_jobs.gate",
                                  args=_option_args({**plan.options(step.suite), **step.options}), doc_md=doc,
                                  settings=settings, publishes=list(plan.publishes))
             elif isinstance(step, Call):

@@ -124,9 +124,6 @@ class Stage:
     runs_after_rejection: bool = False  # see Step
 
 
-GATE_JOB = "spark_jobs.gate"  # the job module every Gate step runs
-
-
 @dataclass(frozen=True)
 class Gate:
     """A quality gate: validates the staged rows of ``validates`` (default: the first table staged since

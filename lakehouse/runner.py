@@ -26,7 +26,6 @@ from lakehouse.errors import LakehouseError, explain
 from lakehouse.jobs import run_job
 from lakehouse.pipeline import (
     AFTER_REJECTION,
-    GATE_JOB,
     Call,
     Gate,
     Pipeline,
@@ -170,7 +169,7 @@ def _run_step(step: Any, settings: LakehouseSettings, logical_date: dt.date, run
                                  f"DAG waits up to {step.timeout_s(settings):g}s)")
         return {"detail": found.detail, **found.summary}
     if isinstance(step, Gate):
-        module, options = GATE_JOB, {**plans[step.task_id].options(step.suite), **step.options}
+        module, options = "spark_jobs.gate", {**plans[step.task_id].options(step.suite), **step.options}
     elif isinstance(step, Stage):
         module, options = step.job, dict(step.options)
     else:  # pragma: no cover - Pipeline refuses other kinds

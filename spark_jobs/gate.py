@@ -17,9 +17,6 @@ from lakehouse.pipeline import CommaList, JobOptions, table_spec
 from lakehouse.publish import publish_all
 from lakehouse.quality import GateContext, data_docs_index_uri, load_suite, run_gate
 
-# Imported late, by the gate itself; run_job starts importing it while the Spark session starts.
-PRELOAD = ("great_expectations",)
-
 
 class Options(JobOptions):
     """``table``: the table whose staged rows are validated; ``suite``: its expectations module;
