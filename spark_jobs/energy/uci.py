@@ -124,7 +124,7 @@ def _plain_floats(values: pd.Series) -> pd.Series | None:
     import pyarrow.compute as pc
 
     try:
-        text = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.string())
+        text = pa.array(values, type=pa.string(), from_pandas=True)  # None, NaN and pd.NA are nulls
         text = pc.if_else(pc.is_in(text, value_set=pa.array(["", MISSING])), pa.scalar(None, pa.string()), text)
         numbers = pc.cast(text, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -239,12 +239,14 @@ def parse_readings(raw: pd.DataFrame, tz: str | dt.tzinfo, month_start: dt.date,
     raw = raw.iloc[np.lexsort((raw["line_number"].to_numpy(), files))].reset_index(drop=True)
     out = raw.copy()
     reason = pd.Series(None, index=raw.index, dtype=object)
+    unflagged = np.ones(len(raw), dtype=bool)  # reason.isna(), kept as an array (isna of objects is slow)
 
     def flag(mask: pd.Series, text: Callable[[pd.Series], pd.Series] | str) -> None:
         # messages are only built for the flagged rows (most months have none)
-        new = mask & reason.isna()
+        new = mask.to_numpy(dtype=bool) & unflagged
         if new.any():
-            reason.loc[new] = text if isinstance(text, str) else text(new)
+            reason.loc[new] = text if isinstance(text, str) else text(pd.Series(new, index=raw.index))
+            unflagged[new] = False
 
     flag(raw["file_error"].notna(), lambda m: "file rejected: " + raw["file_error"][m].astype(str))
     flag(raw["raw_line"].notna(), lambda m: "expected 9 ';'-separated fields, got "
@@ -275,13 +277,23 @@ def parse_readings(raw: pd.DataFrame, tz: str | dt.tzinfo, month_start: dt.date,
          + total_wh[m].round(3).astype(str) + " Wh")
 
     out["ts_local"] = local
-    out["ts_utc"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
-    out["utc_offset_minutes"] = pd.Series(pd.NA, index=raw.index, dtype="Int32")
-    good = reason.isna()
-    for _household, idx in out[good].groupby("household_id").groups.items():
-        utc, offset = localize(local.loc[idx], tz)
-        out.loc[idx, "ts_utc"] = utc
-        out.loc[idx, "utc_offset_minutes"] = offset.astype("Int32")
+    good = pd.Series(unflagged.copy(), index=raw.index)
+    # each household's accepted readings localised in delivery order (positions, not a grouped copy)
+    utc_ns = np.full(len(raw), np.datetime64("NaT", "ns"))
+    offsets = np.zeros(len(raw), dtype=np.int32)
+    localized = np.zeros(len(raw), dtype=bool)
+    accepted = np.flatnonzero(unflagged)
+    households = raw["household_id"].to_numpy()[accepted]
+    for household in pd.unique(households):
+        if pd.isna(household):  # no household, no clock: left unlocalised
+            continue
+        rows = accepted[households == household]
+        utc, offset = localize(local.iloc[rows], tz)
+        utc_ns[rows] = utc.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        offsets[rows] = offset.to_numpy(dtype=np.int32)
+        localized[rows] = True
+    out["ts_utc"] = pd.Series(utc_ns, index=raw.index).dt.tz_localize("UTC")
+    out["utc_offset_minutes"] = pd.Series(pd.arrays.IntegerArray(offsets, ~localized), index=raw.index)
     dup = good & out.duplicated(["household_id", "ts_utc"], keep="first") & out["ts_utc"].notna()
     flag(dup, lambda m: "duplicate reading for " + stamp(m) + " (same UTC minute as an earlier line)")
     out["reason"] = reason

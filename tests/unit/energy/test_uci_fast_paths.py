@@ -44,6 +44,12 @@ def test_plain_numbers_take_the_fast_path_and_match_the_reference() -> None:
                                                      strict=True)])
 
 
+def test_every_null_spelling_is_missing_on_both_paths() -> None:
+    cells = [*PLAIN_NUMBERS, np.nan, pd.NA, None, *PLAIN_NUMBERS]
+    assert uci._plain_floats(pd.Series(cells, dtype=object)) is not None
+    assert_same_floats(cells)
+
+
 def test_long_numbers_are_correctly_rounded() -> None:
     """Beyond 15 significant digits pandas' parser can be a unit or two in the last place off; the fast path
     gives the correctly rounded double (Python's float), within two such units of the reference."""
