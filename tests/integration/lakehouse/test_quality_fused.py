@@ -424,3 +424,17 @@ def test_key_hashes_are_spread_before_they_are_counted(spark, rows: int, partiti
     duplicated = df.unionByName(df.limit(3))
     found = repeated_hash_pairs(duplicated, keys, rows=rows).groupBy("key").count().collect()
     assert {row["key"]: row["count"] for row in found} == {0: 3, 1: 3}
+
+
+@pytest.mark.parametrize("repeating", [0, 2, 4])
+def test_the_key_of_a_repeated_hash_is_read_back_from_its_tag(spark, repeating: int) -> None:
+    """Each key's hashes carry its index in their low bits: with one to five keys, exactly the key whose
+    values repeat is found, with its count, and no other."""
+    from pyspark.sql import functions as F
+
+    df = _ticks(spark, 300)
+    unique = [(("trade_id",), None, "never"), (("source_file", "record_id"), None, "never"),
+              (("ts",), None, "never"), (("record_id",), None, "never")]
+    keys = [*unique[:repeating], (("symbol",), None, "never"), *unique[repeating:]][:repeating + 1]
+    found = repeated_hash_pairs(df, keys, rows=300).groupBy("key").agg(F.sum("count").alias("rows")).collect()
+    assert {row["key"]: row["rows"] for row in found} == {repeating: 300}
