@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from lakehouse import jars, storage
@@ -103,10 +105,6 @@ def spark_conf(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> d
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
         "spark.sql.storeAssignmentPolicy": "ANSI",
-        # The jobs cache only short-lived intermediates, released when the job ends: compressing their column
-        # batches doubled the cost of building them (finance silver at 5M ticks: the cache of the prepared
-        # rows 14.2 s -> 8.1 s uncompressed, 219 -> 246 MiB; README).
-        "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.ui.enabled": str(settings.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.pyspark.python": sys.executable,
@@ -128,6 +126,30 @@ def spark_conf(settings: LakehouseSettings, *, app_name: str = "lakehouse") -> d
         conf.update(s3a_conf(settings))
     conf.update(settings.spark.conf)
     return conf
+
+
+# Cached column batches stored as they are, for a cache that lives on disk for one job: compressing them doubled
+# the cost of building finance silver's cache of the prepared ticks (5M: 14.2 s -> 8.1 s; README). Not a session
+# default: uncompressed batches of a memory-and-disk cache held on the heap ran a 2 GiB driver out of memory.
+UNCOMPRESSED_CACHE = {"spark.sql.inMemoryColumnarStorage.compressed": "false"}
+
+
+@contextlib.contextmanager
+def session_conf(spark: SparkSession, conf: Mapping[str, str]) -> Iterator[None]:
+    """Runtime SQL settings of ``spark`` for the block only: each is restored afterwards (or unset when it was
+    not set before), also when the block raises. A cache keeps the storage settings of the moment it is
+    declared (``persist``), so the declaration belongs in the block."""
+    previous = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def spark_env(settings: LakehouseSettings) -> dict[str, str]:

@@ -14,6 +14,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.jobs import JobContext, run_job
 from lakehouse.publish import read_staged, stage_for_date
 from lakehouse.read import read_for_date
+from lakehouse.spark import UNCOMPRESSED_CACHE, session_conf
 from schemas.finance import QUARANTINE_TICKS, RAW_TICKS, SILVER_TICKS
 from spark_jobs.finance.session import trading_session
 from spark_jobs.finance.transforms import flag_outliers, outlier_statistics, prepare_ticks, split_silver_quarantine
@@ -33,9 +34,10 @@ def main(ctx: JobContext) -> dict[str, Any]:
     # released before the job returns (in-process tasks share one long-lived session).
     if raw.isEmpty():
         raise LakehouseError(f"raw.ticks has no rows for {ctx.logical_date}: run the ingest task first")
-    prepared = prepare_ticks(raw, session).persist(StorageLevel.DISK_ONLY)
-    stats = outlier_statistics(prepared, window_minutes=fin.outlier_window_minutes).persist(
-        StorageLevel.MEMORY_AND_DISK)
+    with session_conf(ctx.spark, UNCOMPRESSED_CACHE):  # a cache keeps the settings it was declared with
+        prepared = prepare_ticks(raw, session).persist(StorageLevel.DISK_ONLY)
+        stats = outlier_statistics(prepared, window_minutes=fin.outlier_window_minutes).persist(
+            StorageLevel.MEMORY_AND_DISK)
     try:
         stats.count()  # materialised once: the writes below only broadcast it
         classified = flag_outliers(prepared, stats, k=fin.outlier_mad_k, min_rel_mad=fin.outlier_min_rel_mad)

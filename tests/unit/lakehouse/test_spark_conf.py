@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lakehouse.settings import LakehouseSettings
-from lakehouse.spark import catalog_conf, s3a_conf, spark_conf, spark_env
+from lakehouse.spark import catalog_conf, s3a_conf, session_conf, spark_conf, spark_env
 
 
 def test_catalog_and_session_conf_follow_settings(tmp_path: Path) -> None:
@@ -22,12 +24,28 @@ def test_catalog_and_session_conf_follow_settings(tmp_path: Path) -> None:
 
 
 def test_settings_conf_overrides_the_session_defaults(tmp_path: Path) -> None:
-    assert spark_conf(LakehouseSettings(home=tmp_path))["spark.sql.inMemoryColumnarStorage.compressed"] == "false"
+    # Caches keep Spark's compressed batches by default (uncompressed ones are only built where they pay).
+    assert "spark.sql.inMemoryColumnarStorage.compressed" not in spark_conf(LakehouseSettings(home=tmp_path))
     settings = LakehouseSettings(home=tmp_path, spark={"conf": {
-        "spark.sql.inMemoryColumnarStorage.compressed": "true", "spark.sql.shuffle.partitions": "64"}})
+        "spark.sql.inMemoryColumnarStorage.compressed": "false", "spark.sql.shuffle.partitions": "64"}})
     conf = spark_conf(settings)
-    assert conf["spark.sql.inMemoryColumnarStorage.compressed"] == "true"
+    assert conf["spark.sql.inMemoryColumnarStorage.compressed"] == "false"
     assert conf["spark.sql.shuffle.partitions"] == "64"
+
+
+def test_session_conf_holds_for_its_block_only(spark) -> None:
+    unset, preset = "spark.sql.inMemoryColumnarStorage.batchSize", "spark.sql.inMemoryColumnarStorage.partitionPruning"
+    assert spark.conf.get(unset, None) is None and spark.conf.get(preset, None) is None  # not set in the session
+    spark.conf.set(preset, "false")
+    try:
+        with session_conf(spark, {unset: "5000", preset: "true"}):
+            assert spark.conf.get(unset) == "5000" and spark.conf.get(preset) == "true"
+        assert spark.conf.get(unset, None) is None and spark.conf.get(preset) == "false"
+        with pytest.raises(RuntimeError), session_conf(spark, {unset: "5000"}):
+            raise RuntimeError("the block failed")
+        assert spark.conf.get(unset, None) is None
+    finally:
+        spark.conf.unset(preset)
 
 
 def test_s3_profile_maps_s3_scheme_to_s3a_without_secrets(tmp_path: Path) -> None:
