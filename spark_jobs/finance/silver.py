@@ -34,7 +34,9 @@ def main(ctx: JobContext) -> dict[str, Any]:
     # released before the job returns (in-process tasks share one long-lived session).
     if raw.isEmpty():
         raise LakehouseError(f"raw.ticks has no rows for {ctx.logical_date}: run the ingest task first")
-    with session_conf(ctx.spark, UNCOMPRESSED_CACHE):  # a cache keeps the settings it was declared with
+    # Uncompressed: the prepared ticks' cache lives on disk for this job only (the statistics are small); a
+    # cache keeps the settings it was declared with, so the declarations sit in the block.
+    with session_conf(ctx.spark, UNCOMPRESSED_CACHE):
         prepared = prepare_ticks(raw, session).persist(StorageLevel.DISK_ONLY)
         stats = outlier_statistics(prepared, window_minutes=fin.outlier_window_minutes).persist(
             StorageLevel.MEMORY_AND_DISK)
