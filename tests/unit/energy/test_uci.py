@@ -112,6 +112,26 @@ def test_a_third_copy_of_a_repeated_minute_is_quarantined_as_duplicate() -> None
     assert "duplicate reading" in out.loc[2, "reason"]
 
 
+def test_each_household_reads_its_repeated_hour_in_its_own_delivery_order() -> None:
+    """Two households' files interleaved in one frame: each one's first 02:30 of the fall-back day is summer time
+    and its second winter time, and a row without a household is typed but never given a UTC time."""
+    t = pd.Timestamp("2024-10-27 02:30")
+    a = uci.split_lines(uci_text([t, t]), "a.txt", "hh_a")
+    b = uci.split_lines(uci_text([t, t]), "b.txt", "hh_b")
+    orphan = uci.split_lines(uci_text([t]), "c.txt", "hh_c").assign(household_id=None)
+    mixed = pd.concat([b.iloc[[1]], a, orphan, b.iloc[[0]]], ignore_index=True)
+    out = uci.parse_readings(mixed, TZ, dt.date(2024, 10, 1), BAND)
+    assert out["reason"].isna().all()
+    for household in ("hh_a", "hh_b"):
+        mine = out[out["household_id"] == household]
+        assert mine["ts_utc"].tolist() == [pd.Timestamp("2024-10-27 00:30", tz="UTC"),
+                                           pd.Timestamp("2024-10-27 01:30", tz="UTC")]
+        assert mine["utc_offset_minutes"].tolist() == [120, 60]
+    nobody = out[out["household_id"].isna()]
+    assert len(nobody) == 1 and nobody["ts_utc"].isna().all() and nobody["utc_offset_minutes"].isna().all()
+    assert str(out["utc_offset_minutes"].dtype) == "Int32" and str(out["ts_utc"].dtype) == "datetime64[ns, UTC]"
+
+
 def test_household_from_filename() -> None:
     assert uci.household_from_filename("s3://b/landing/energy/2024-01/hh_001.txt") == "hh_001"
     assert uci.household_from_filename("/x/bad name.txt") is None
