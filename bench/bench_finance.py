@@ -5,6 +5,10 @@ rates, 50 symbols) and runs, each in its own process so peak memory is measured 
 
 * ``iceberg_floor``   F: one plain Spark read of the landed files + one Iceberg append of the same
                       rows, on the lakehouse's own Spark session settings (``get_spark``);
+* ``medallion_io``    the medallion's own I/O with no rule, gate or staging, in the same kind of session:
+                      the raw job's read and text rendering appended to an Iceberg table, read back and
+                      typed by plain casts into a silver-shaped append, read back into the real minute
+                      bars appended as gold. What the design writes and reads before any rule runs;
 * ``medallion``       the finance DAG's data work through the real jobs in one warm session of the
                       same settings (``lakehouse run`` without the training tail): landing -> raw ->
                       silver + quarantine (staged) -> gate + publish -> gold (staged) -> gate + publish,
@@ -42,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 DAY = dt.date(2024, 1, 2)
 TZ, OPEN, CLOSE = "America/New_York", "09:30", "16:00"
-ENGINES = ("iceberg_floor", "medallion", "spark_io", "spark_pipeline", "spark_sql", "duckdb_sql")
+ENGINES = ("iceberg_floor", "medallion_io", "medallion", "spark_io", "spark_pipeline", "spark_sql", "duckdb_sql")
 
 # The same computation for both SQL engines ({src} is a view over the landing Parquet files).
 BARS_SQL = """
@@ -110,7 +114,8 @@ def _files(landing: Path) -> list[str]:
 
 
 def lakehouse_worker(engine: str, landing: Path, out: Path, driver_memory: str) -> dict[str, Any]:
-    """F or the medallion on a fresh lakehouse home under ``out`` (the same session settings for both)."""
+    """F, the medallion's own I/O or the medallion on a fresh lakehouse home under ``out`` (the same session
+    settings for all three)."""
     from lakehouse.catalog import create_tables
     from lakehouse.runner import run_pipeline
     from lakehouse.settings import LakehouseSettings
@@ -133,6 +138,9 @@ def lakehouse_worker(engine: str, landing: Path, out: Path, driver_memory: str) 
         start = time.perf_counter()
         spark.read.parquet(*_files(landing)).writeTo(settings.table_name("bench.floor")).using("iceberg").create()
         return {"seconds": time.perf_counter() - start}
+    if engine == "medallion_io":
+        layers = medallion_io(spark, settings, landing)
+        return {"seconds": sum(layers.values()), "steps": layers}
     folder = Path(landing_dir(settings, DAY).removeprefix("file://"))
     folder.mkdir(parents=True)
     for f in _files(landing):
@@ -152,6 +160,36 @@ def lakehouse_worker(engine: str, landing: Path, out: Path, driver_memory: str) 
         at += step.seconds * 1000
     return {"seconds": seconds, "steps": {s.task_id: round(s.seconds, 2) for s in outcome.steps},
             "spark": profile_steps(events, bounds)}
+
+
+def medallion_io(spark: Any, settings: Any, landing: Path) -> dict[str, float]:
+    """The medallion's reads and writes without its work: raw as the raw job renders it, silver typed by plain
+    casts, gold as the real minute bars, each one plain Iceberg append (no rule, gate, branch or date guard).
+    Seconds per layer."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs.finance.adapters import read_parquet
+    from spark_jobs.finance.transforms import PRICE_SQL_TYPE, SIZE_SQL_TYPE, minute_bars, to_raw
+
+    names = {layer: settings.table_name(f"bench.{layer}_io") for layer in ("raw", "silver", "gold")}
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.bench")
+    seconds, start = {}, time.perf_counter()
+    landed = None
+    for f in _files(landing):  # as the raw job reads Parquet: one file at a time, unioned
+        part = read_parquet(spark, [f])
+        landed = part if landed is None else landed.unionByName(part)
+    to_raw(landed, DAY, "bench", dt.datetime(2024, 1, 2, 22, tzinfo=dt.UTC)).writeTo(names["raw"]).using(
+        "iceberg").create()
+    seconds["raw"], start = time.perf_counter() - start, time.perf_counter()
+    spark.table(names["raw"]).select(
+        "trade_date", "symbol", "exchange", F.expr("try_to_timestamp(ts)").alias("ts"),
+        F.expr(f"try_cast(price AS {PRICE_SQL_TYPE})").alias("price"),
+        F.expr(f"try_cast(size AS {SIZE_SQL_TYPE})").alias("size"), "trade_id", "source_file", "record_id",
+    ).writeTo(names["silver"]).using("iceberg").create()
+    seconds["silver"], start = time.perf_counter() - start, time.perf_counter()
+    minute_bars(spark.table(names["silver"])).writeTo(names["gold"]).using("iceberg").create()
+    seconds["gold"] = time.perf_counter() - start
+    return {layer: round(s, 2) for layer, s in seconds.items()}
 
 
 def profile_steps(events: Path, bounds: list[tuple[str, float, float]]) -> dict[str, dict[str, float]]:
@@ -199,7 +237,7 @@ def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> dict[st
 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    if engine in ("iceberg_floor", "medallion"):
+    if engine in ("iceberg_floor", "medallion_io", "medallion"):
         return lakehouse_worker(engine, landing, out, driver_memory)
     session = _session()
     sql = BARS_SQL.format(src="ticks", open=session.open_utc.strftime("%Y-%m-%d %H:%M:%S"),
@@ -326,6 +364,9 @@ def main() -> None:
         ratios = {}
         if "seconds" in runs.get("medallion", {}) and "seconds" in runs.get("iceberg_floor", {}):
             ratios["medallion_over_floor"] = round(runs["medallion"]["seconds"] / runs["iceberg_floor"]["seconds"], 2)
+        if "seconds" in runs.get("medallion_io", {}) and "seconds" in runs.get("iceberg_floor", {}):
+            ratios["medallion_io_over_floor"] = round(
+                runs["medallion_io"]["seconds"] / runs["iceberg_floor"]["seconds"], 2)
         if "seconds" in runs.get("spark_pipeline", {}) and "seconds" in runs.get("spark_io", {}):
             ratios["pipeline_over_io_floor"] = round(runs["spark_pipeline"]["seconds"] / runs["spark_io"]["seconds"], 2)
         if "seconds" in runs.get("spark_sql", {}) and "seconds" in runs.get("duckdb_sql", {}):
