@@ -29,7 +29,7 @@ def main(ctx: JobContext) -> dict[str, Any]:
     fin = ctx.settings.finance
     session = trading_session(fin, ctx.logical_date)
     raw = read_for_date(ctx.spark, ctx.settings, RAW_TICKS, ctx.logical_date)
-    # Disk only: every later pass reads the prepared rows (statistics twice, each write once); pulling a
+    # Disk only: every later pass reads the prepared rows (the statistics once, each write once); pulling a
     # large cached block back into memory ran a 2 GiB driver out of heap at 20M ticks. Both caches are
     # released before the job returns (in-process tasks share one long-lived session).
     if raw.isEmpty():

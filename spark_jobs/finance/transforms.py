@@ -145,28 +145,40 @@ def _rolling_median(stats: DataFrame, value: str, out: str, window_minutes: int)
     return stats.withColumn(out, F.percentile(F.col(value), 0.5).over(frame))
 
 
+def sorted_median(values: Column) -> Column:
+    """The median of a sorted, non-empty array of doubles, to the bit what ``percentile(x, 0.5)`` gives for the
+    same values: position (n - 1) / 2, and between two different neighbours Spark's linear interpolation
+    ``(higher - position) * lower_value + (position - lower) * higher_value``, in that order of operations."""
+    from pyspark.sql import functions as F
+
+    position = (F.size(values) - 1).cast("double") * F.lit(0.5)
+    lower, higher = F.floor(position), F.ceil(position)
+    lower_value, higher_value = F.get(values, lower.cast("int")), F.get(values, higher.cast("int"))
+    interpolated = ((higher.cast("double") - position) * lower_value
+                    + (position - lower.cast("double")) * higher_value)
+    return F.when((lower == higher) | (lower_value == higher_value), lower_value).otherwise(interpolated)
+
+
 def outlier_statistics(df: DataFrame, *, window_minutes: int) -> DataFrame:
     """Per symbol and minute: ``ref_price`` (rolling median price) and ``ref_mad`` (rolling MAD) of the
     still-valid ticks of ``df``, one row per symbol-minute that has one (small: symbols x minutes).
 
-    Per symbol-minute medians (one aggregation), a rolling median of those over +-``window_minutes``
-    (a few hundred rows per symbol), then the same for absolute deviations from it (the MAD). Reads
-    ``df`` twice; jobs materialise the result once and broadcast it to every write (:func:`flag_outliers`).
-    The reference price rides along with the deviations (every still-valid tick's symbol-minute has
-    one), so the medians are computed once: joining them back to the MADs made Spark aggregate the
-    ticks a second time.
+    One aggregation of ``df`` keeps each symbol-minute's prices, sorted; their median, a rolling median of
+    those over +-``window_minutes`` (a few hundred rows per symbol), then the median of the same prices'
+    absolute deviations from it and its rolling median (the MAD) are computed from those arrays, so ``df`` is
+    read once. The medians are exactly ``percentile(x, 0.5)``'s (:func:`sorted_median`); jobs materialise the
+    result once and broadcast it to every write (:func:`flag_outliers`).
     """
     from pyspark.sql import functions as F
 
     minute = F.date_trunc("minute", F.col("ts_parsed"))
     valid = df.where(F.col("reason").isNull()).select("symbol", minute.alias("minute"),
                                                       F.col("price_parsed").cast("double").alias("p"))
-    medians = _rolling_median(valid.groupBy("symbol", "minute").agg(F.percentile("p", 0.5).alias("m")),
-                              "m", "ref_price", window_minutes).select("symbol", "minute", "ref_price")
-    dev = (valid.join(F.broadcast(medians), ["symbol", "minute"])
-           .select("symbol", "minute", "ref_price", F.abs(F.col("p") - F.col("ref_price")).alias("d")))
-    per_minute = dev.groupBy("symbol", "minute").agg(F.max("ref_price").alias("ref_price"),  # one value per group
-                                                     F.percentile("d", 0.5).alias("mad_m"))
+    prices = valid.groupBy("symbol", "minute").agg(F.array_sort(F.collect_list("p")).alias("prices"))
+    medians = _rolling_median(prices.withColumn("m", sorted_median(F.col("prices"))), "m", "ref_price",
+                              window_minutes)
+    deviations = F.array_sort(F.transform("prices", lambda p: F.abs(p - F.col("ref_price"))))
+    per_minute = medians.select("symbol", "minute", "ref_price", sorted_median(deviations).alias("mad_m"))
     return _rolling_median(per_minute, "mad_m", "ref_mad", window_minutes).select("symbol", "minute", "ref_price",
                                                                                  "ref_mad")
 

@@ -10,6 +10,7 @@ from spark_jobs.finance.transforms import (
     filter_session,
     mark_duplicates,
     mark_outliers,
+    sorted_median,
     split_silver_quarantine,
     type_ticks,
 )
@@ -107,6 +108,32 @@ def test_outliers_are_far_from_the_rolling_median_in_mads(spark, session) -> Non
     reasons = _reasons(mark_outliers(typed, k=8.0, window_minutes=5, min_rel_mad=0.0005))
     flagged = sorted(t for t, r in reasons.items() if r == "outlier")
     assert flagged == ["lonely_spike", "spike_down", "spike_up"]
+
+
+def test_the_median_of_a_sorted_array_is_spark_percentile_to_the_bit(spark) -> None:
+    """The outlier statistics read each symbol-minute's prices once and take medians from the sorted arrays;
+    they must equal ``percentile(x, 0.5)`` exactly (the seeded-day equivalence depends on it): odd and even
+    counts, ties, one value, and magnitudes where the order of Spark's interpolation decides the result."""
+    import random
+
+    from pyspark.sql import functions as F
+
+    rng = random.Random(3)
+    groups = {f"g{n}": [round(rng.uniform(99, 101), rng.choice((2, 4, 8))) for _ in range(n)] for n in range(1, 40)}
+    groups["ties"] = [100.01, 100.01, 100.02, 100.02]
+    groups["even_ties"] = [5.0, 7.0, 7.0, 9.0]
+    groups["tiny"] = [0.1, 0.2]
+    groups["huge"] = [1.7e308, 1.6e308]  # (a + b) / 2 overflows; Spark's interpolation does not
+    groups["deviations"] = [abs(x - 100.005) for x in groups["g24"]]
+    rows = [(name, float(x)) for name, values in groups.items() for x in rng.sample(values, len(values))]
+    df = spark.createDataFrame(rows, "g string, x double")
+    got = {r["g"]: (r["spark"], r["ours"]) for r in df.groupBy("g").agg(
+        F.percentile("x", 0.5).alias("spark"),
+        sorted_median(F.array_sort(F.collect_list("x"))).alias("ours")).collect()}
+    assert len(got) == len(groups)
+    assert {g: v for g, v in got.items() if v[0] != v[1]} == {}
+    assert got["huge"][1] == 0.5 * 1.7e308 + 0.5 * 1.6e308 < float("inf")
+    assert got["tiny"][1] == 0.5 * 0.1 + 0.5 * 0.2
 
 
 def test_silver_plus_quarantine_is_raw(spark, session) -> None:
