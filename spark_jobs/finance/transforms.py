@@ -177,8 +177,10 @@ def outlier_statistics(df: DataFrame, *, window_minutes: int) -> DataFrame:
     prices = valid.groupBy("symbol", "minute").agg(F.array_sort(F.collect_list("p")).alias("prices"))
     medians = _rolling_median(prices.withColumn("m", sorted_median(F.col("prices"))), "m", "ref_price",
                               window_minutes)
-    deviations = F.array_sort(F.transform("prices", lambda p: F.abs(p - F.col("ref_price"))))
-    per_minute = medians.select("symbol", "minute", "ref_price", sorted_median(deviations).alias("mad_m"))
+    # A column of its own: sorted_median reads the array three times.
+    deviations = medians.select("symbol", "minute", "ref_price", F.array_sort(
+        F.transform("prices", lambda p: F.abs(p - F.col("ref_price")))).alias("deviations"))
+    per_minute = deviations.select("symbol", "minute", "ref_price", sorted_median(F.col("deviations")).alias("mad_m"))
     return _rolling_median(per_minute, "mad_m", "ref_mad", window_minutes).select("symbol", "minute", "ref_price",
                                                                                  "ref_mad")
 
