@@ -114,6 +114,25 @@ def io_floor(spark: Any, settings: Any, uris: list[str], households: int) -> flo
     return time.perf_counter() - t0
 
 
+def write_intervals(spark: Any, minutes: Path, out: Path) -> None:
+    """The 15-minute and hourly intervals of the silver minutes at ``minutes`` from one Spark aggregation, as
+    the silver task stages them, written as Parquet at ``out``."""
+    from spark_jobs.energy import transforms
+
+    partials = transforms.resample_partials(spark.read.parquet(str(minutes))).cache()
+    transforms.intervals_from_partials(partials, freq_minutes=60, tz=TZ).unionByName(
+        transforms.intervals_from_partials(partials, freq_minutes=15, tz=TZ)).write.mode("overwrite").parquet(str(out))
+    partials.unpersist()
+
+
+def write_features(spark: Any, intervals: Path, out: Path) -> None:
+    """The features of the intervals at ``intervals`` (per household and frequency), written as Parquet at ``out``."""
+    from spark_jobs.energy import transforms
+
+    transforms.feature_frames(spark.read.parquet(str(intervals)), tz=TZ, country=COUNTRY).write.mode(
+        "overwrite").partitionBy("freq_minutes").parquet(str(out))
+
+
 def silver_features_io(spark: Any, settings: Any, months: list[dt.date], out: Path, *, grouped: bool = True
                        ) -> dict[str, float]:
     """The timed part's reads, writes and shuffle without its rules: each month's raw rows read back, typed by
@@ -149,14 +168,9 @@ def silver_features_io(spark: Any, settings: Any, months: list[dt.date], out: Pa
                      else typed)
     functools.reduce(lambda a, b: a.unionByName(b), parts).write.mode("overwrite").parquet(str(out / "silver_io"))
     seconds["silver_minutes"], start = time.perf_counter() - start, time.perf_counter()
-    partials = transforms.resample_partials(spark.read.parquet(str(out / "silver_io"))).cache()
-    transforms.intervals_from_partials(partials, freq_minutes=60, tz=TZ).unionByName(
-        transforms.intervals_from_partials(partials, freq_minutes=15, tz=TZ)).write.mode("overwrite").parquet(
-        str(out / "intervals_io"))
-    partials.unpersist()
+    write_intervals(spark, out / "silver_io", out / "intervals_io")
     seconds["intervals"], start = time.perf_counter() - start, time.perf_counter()
-    transforms.feature_frames(spark.read.parquet(str(out / "intervals_io")), tz=TZ, country=COUNTRY).write.mode(
-        "overwrite").partitionBy("freq_minutes").parquet(str(out / "features_io"))
+    write_features(spark, out / "intervals_io", out / "features_io")
     seconds["features"] = time.perf_counter() - start
     return {part: round(s, 1) for part, s in seconds.items()}
 
@@ -207,7 +221,7 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
     from lakehouse.spark import spark_conf, spark_env
     from lakehouse.write import write_for_date
     from schemas.energy import RAW_READINGS
-    from spark_jobs.energy import io, transforms
+    from spark_jobs.energy import io
     from spark_jobs.energy.transforms import SilverMonth, silver_frames
 
     os.environ["PYTHONPATH"] = str(ROOT)
@@ -247,14 +261,9 @@ def worker(households: int, landing: Path, out: Path, train: bool = True) -> dic
         minutes.where("kind = 'silver'").drop("kind", "reason", "raw_line").write.mode("overwrite").parquet(
             str(out / "silver"))
         t_minutes = time.perf_counter() - t0
-        partials = transforms.resample_partials(spark.read.parquet(str(out / "silver"))).cache()
-        intervals = transforms.intervals_from_partials(partials, freq_minutes=60, tz=TZ).unionByName(
-            transforms.intervals_from_partials(partials, freq_minutes=15, tz=TZ))
-        intervals.write.mode("overwrite").parquet(str(out / "intervals"))
-        partials.unpersist()
+        write_intervals(spark, out / "silver", out / "intervals")
         t_silver = time.perf_counter() - t0
-        features = transforms.feature_frames(spark.read.parquet(str(out / "intervals")), tz=TZ, country=COUNTRY)
-        features.write.mode("overwrite").partitionBy("freq_minutes").parquet(str(out / "features"))
+        write_features(spark, out / "intervals", out / "features")
         elapsed = time.perf_counter() - t0
     months = [month for month, _uri in files]
     gate_s, gate_verdicts = monthly_gates(spark, settings, "silver_energy_readings", str(out / "silver"), months)

@@ -113,6 +113,18 @@ def _files(landing: Path) -> list[str]:
     return sorted(str(p) for p in landing.glob("*.parquet"))
 
 
+def _raw_rows(spark: Any, landing: Path) -> Any:
+    """The landed ticks as the raw job reads and renders Parquet (one file at a time, unioned) with raw's columns."""
+    from spark_jobs.finance.adapters import read_parquet
+    from spark_jobs.finance.transforms import to_raw
+
+    landed = None
+    for f in _files(landing):
+        part = read_parquet(spark, [f])
+        landed = part if landed is None else landed.unionByName(part)
+    return to_raw(landed, DAY, "bench", dt.datetime(2024, 1, 2, 22, tzinfo=dt.UTC))
+
+
 def lakehouse_worker(engine: str, landing: Path, out: Path, driver_memory: str) -> dict[str, Any]:
     """F, the medallion's own I/O or the medallion on a fresh lakehouse home under ``out`` (the same session
     settings for all three)."""
@@ -168,18 +180,12 @@ def medallion_io(spark: Any, settings: Any, landing: Path) -> dict[str, float]:
     Seconds per layer."""
     from pyspark.sql import functions as F
 
-    from spark_jobs.finance.adapters import read_parquet
-    from spark_jobs.finance.transforms import PRICE_SQL_TYPE, SIZE_SQL_TYPE, minute_bars, to_raw
+    from spark_jobs.finance.transforms import PRICE_SQL_TYPE, SIZE_SQL_TYPE, minute_bars
 
     names = {layer: settings.table_name(f"bench.{layer}_io") for layer in ("raw", "silver", "gold")}
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.bench")
     seconds, start = {}, time.perf_counter()
-    landed = None
-    for f in _files(landing):  # as the raw job reads Parquet: one file at a time, unioned
-        part = read_parquet(spark, [f])
-        landed = part if landed is None else landed.unionByName(part)
-    to_raw(landed, DAY, "bench", dt.datetime(2024, 1, 2, 22, tzinfo=dt.UTC)).writeTo(names["raw"]).using(
-        "iceberg").create()
+    _raw_rows(spark, landing).writeTo(names["raw"]).using("iceberg").create()
     seconds["raw"], start = time.perf_counter() - start, time.perf_counter()
     spark.table(names["raw"]).select(
         "trade_date", "symbol", "exchange", F.expr("try_to_timestamp(ts)").alias("ts"),
@@ -260,21 +266,15 @@ def worker(engine: str, landing: Path, out: Path, driver_memory: str) -> dict[st
         spark.read.parquet(*_files(landing)).createOrReplaceTempView("ticks")
         spark.sql(sql).write.parquet(str(out / "bars"))
     elif engine == "spark_pipeline":
-        from spark_jobs.finance.adapters import read_parquet
         from spark_jobs.finance.transforms import (
             build_gold,
             flag_outliers,
             outlier_statistics,
             prepare_ticks,
             split_silver_quarantine,
-            to_raw,
         )
 
-        landed = None
-        for f in _files(landing):  # as the raw job does: one Parquet file at a time, unioned
-            part = read_parquet(spark, [f])
-            landed = part if landed is None else landed.unionByName(part)
-        raw = to_raw(landed, DAY, "bench", dt.datetime(2024, 1, 2, 22, tzinfo=dt.UTC))
+        raw = _raw_rows(spark, landing)
         prepared = prepare_ticks(raw, session).persist(StorageLevel.DISK_ONLY)  # as the silver job does
         stats = outlier_statistics(prepared, window_minutes=5).persist(StorageLevel.MEMORY_AND_DISK)
         stats.count()
