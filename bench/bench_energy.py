@@ -133,13 +133,12 @@ def write_features(spark: Any, intervals: Path, out: Path) -> None:
         "overwrite").partitionBy("freq_minutes").parquet(str(out))
 
 
-def silver_features_io(spark: Any, settings: Any, months: list[dt.date], out: Path, *, grouped: bool = True
-                       ) -> dict[str, float]:
+def silver_features_io(spark: Any, settings: Any, months: list[dt.date], out: Path) -> dict[str, float]:
     """The timed part's reads, writes and shuffle without its rules: each month's raw rows read back, typed by
     plain Spark casts (no reason, no DST order, no duplicate rule, no minute grid), each household's readings
     brought together in time order (the grouping that the duplicate rule and the minute grid need, however
-    they are written; not with ``grouped=False``), the minutes written as Parquet; then the real intervals and
-    features of those minutes. Seconds per part."""
+    they are written), the minutes written as Parquet; then the real intervals and features of those minutes.
+    Seconds per part."""
     from pyspark.sql import functions as F
 
     from lakehouse.read import read_for_date
@@ -164,8 +163,7 @@ def silver_features_io(spark: Any, settings: Any, months: list[dt.date], out: Pa
              - F.col("sub_metering_3")).alias("sub_metering_rest_wh"),
             F.lit(transforms.MEASURED).alias("status"), F.lit(None).cast("int").alias("gap_minutes"),
             "source_file", "line_number", F.lit(month).alias("meter_read_date"))
-        parts.append(typed.repartition("household_id").sortWithinPartitions("household_id", "ts_utc") if grouped
-                     else typed)
+        parts.append(typed.repartition("household_id").sortWithinPartitions("household_id", "ts_utc"))
     functools.reduce(lambda a, b: a.unionByName(b), parts).write.mode("overwrite").parquet(str(out / "silver_io"))
     seconds["silver_minutes"], start = time.perf_counter() - start, time.perf_counter()
     write_intervals(spark, out / "silver_io", out / "intervals_io")
